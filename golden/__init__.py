@@ -1,0 +1,8 @@
+"""sqgen golden model: pure NumPy, the single source of truth for RTL tests and reports.
+
+Modules: :mod:`golden.formats` (HBFP, MX, INT8 quantizers), :mod:`golden.sparsity` (N:M and
+unstructured pruning, compressed form), :mod:`golden.interplay` (S->Q / Q->S composition and error
+metrics), :mod:`golden.arith` (bit-exact twins of the RTL blocks), :mod:`golden.nm_hw` (sparse
+decoder twin, metadata packing), :mod:`golden.systolic` (pod model and cycle formulas).
+No amaranth or cocotb imports anywhere in this package.
+"""

