@@ -1,24 +1,222 @@
-"""``python -m gen pod``: placeholder until the systolic pod generator lands (issue 5)."""
+"""``python -m gen pod`` (``make gen POD=RxC``): the weight-stationary HBFP systolic pod (issue 5).
+
+``generate_pod(cfg)`` builds the design in memory: the PE is converted once as its own Verilog
+module (``<top>_pe``) and the pod instantiates it R x C times as a black box, so the output
+stays small, readable and quick to compile. ``run`` validates, writes ``build/pod_RxC/``
+atomically (nothing on error) and prints a one-screen summary.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
+from pathlib import Path
+from typing import Any
 
-from gen.cli import add_design_args, design_from_args
+from gen.cli import add_design_args, design_from_args, flag_name
+from gen.config import ConfigError, DesignConfig
+from gen.emit import Design, clock_ports, design_manifest, lint_verilog, to_verilog
+
+__all__ = ["register", "run", "generate_pod", "pod_config", "POD_PROTOCOL"]
+
+POD_PROTOCOL = (
+    "Three lib.stream valid/ready streams, transfer on a rising edge with valid=1 and ready=1; "
+    "valid never waits for ready. LOAD: send R beats on w per fold (beat j = physical weight "
+    "row j, row 0 first; C mantissas, C N:M indices if sparse, C exponents taken from beat R-1). "
+    "STREAM: send the fold's activation rows on act (Kf mantissas + shared exponent), last=1 on "
+    "the fold's final row; act.ready stays 0 until that fold's weights are loaded. Folds pair up "
+    "in order; the next fold's weights load into the other bank while the current fold streams. "
+    "DRAIN: every act beat yields exactly one res beat, in order, R+C-1 advancing cycles later: "
+    "C exact integer column sums with value psum[c] * 2^(exp[c] - 2m), exp[c] = e_a + e_w[c], "
+    "last copied. res.ready=0 stalls the whole array (results are never dropped). With a narrow "
+    "port, narrow=1 reads every mantissa from its low narrow_m+1 bits and the scale is "
+    "2^(exp - 2*narrow_m); change it only between GEMMs. See docs/pod.md."
+)
+
+_MEANINGS = {
+    "act__payload": "activation row: data = Kf signed mantissas (element i at bit i*(m+1)), "
+    "exp = shared exponent e_a (signed 9), last = final row of the fold",
+    "act__valid": "activation beat offered",
+    "act__ready": "pod accepts the activation beat (its fold's weights are loaded, no stall)",
+    "w__payload": "weight row of a fold: data = C signed mantissas (column c at bit c*(m+1)), "
+    "idx = C N:M indices (sparse only), exp = C weight exponents e_w (signed 9 each, used from "
+    "the fold's last beat)",
+    "w__valid": "weight beat offered",
+    "w__ready": "pod accepts the weight beat (target bank free)",
+    "res__payload": "result row: data = C signed acc_width-bit exact column sums, exp = C signed "
+    "10-bit exponents e_a + e_w[c] (value = data * 2^(exp - 2m)), last = copied from act",
+    "res__valid": "result beat offered (held until taken)",
+    "res__ready": "sink takes the result beat; 0 stalls the array",
+    "narrow": "run-time narrow (mixed-mantissa) mode: operands read from the low narrow_m+1 bits",
+}
+
+
+def pod_config(cfg: DesignConfig, *, names: dict[str, str] | None = None) -> dict[str, Any]:
+    """Check the pod-specific constraints of ``cfg`` and return the :class:`hw.pod.Pod` kwargs.
+
+    ``names`` maps ``"block"``/``"sparsity"`` to the name the user typed (``BLOCK`` under make).
+    With N:M sparsity the default block (= pod height) is widened to the fold depth R*M/N.
+    """
+    names = {"block": "--block", "sparsity": "--sparsity", **(names or {})}
+    n, m = cfg.nm or (1, 1)
+    R = cfg.rows
+    if R % n:
+        raise ConfigError(
+            f"{names['sparsity']}={cfg.sparsity}: N={n} must divide the pod rows {R} "
+            "(each group of N physical rows serves M reduction elements); accepted: N:M with "
+            f"N dividing {R}, e.g. 2:4"
+        )
+    kf = R // n * m
+    block = cfg.block_size
+    if cfg.nm is not None and block == R:
+        block = kf
+    if block % kf:
+        raise ConfigError(
+            f"{names['block']}={cfg.block_size} does not fit the rows: the HBFP block must be a "
+            f"multiple of the fold depth {kf} (pod rows {R}" + (f" x {m}/{n}" if n > 1 else "")
+            + f") so each fold lies in one block; accepted: {kf}, {2 * kf}, ..."
+        )
+    return {
+        "rows": R, "cols": cfg.cols, "mant_bits": cfg.mant_bits, "acc_width": cfg.acc_width,
+        "sparsity": (n, m), "narrow_mant_bits": cfg.narrow_mant_bits, "block_size": block,
+    }
+
+
+def _port_table(component: Any, meanings: dict[str, str]) -> list[dict[str, Any]]:
+    """:func:`gen.emit.port_table` for struct-shaped ports (stream payloads).
+
+    ``port_table`` reads ``shape.width``, which a ``StructLayout`` lacks; the layout's ``size``
+    is the port width. Meanings are looked up by the full Verilog port name.
+    """
+    from amaranth.hdl import Shape
+    from amaranth.lib import data as _data
+    from amaranth.lib.wiring import In
+
+    rows = []
+    for path, member, value in component.signature.flatten(component):
+        vname = "__".join(str(p) for p in path)
+        shape = value.shape()
+        if isinstance(shape, _data.Layout):
+            width, signed = shape.size, False
+        else:
+            sh = Shape.cast(shape)
+            width, signed = sh.width, sh.signed
+        rows.append({"name": vname, "direction": "input" if member.flow == In else "output",
+                     "width": width, "signed": bool(signed), "meaning": meanings.get(vname, "")})
+    return rows
+
+
+def _layout(fields: list[tuple[str, int]]) -> dict[str, dict[str, int]]:
+    out, pos = {}, 0
+    for name, w in fields:
+        out[name] = {"lsb": pos, "width": w}
+        pos += w
+    return out
+
+
+def generate_pod(cfg: DesignConfig, *, names: dict[str, str] | None = None) -> Design:
+    """Build the pod for ``cfg`` in memory (nothing written). Raises ConfigError on bad input."""
+    from golden.systolic import PodGeometry, PodLayout, cycles_formula
+    from hw.pod import Pod
+
+    p = pod_config(cfg, names=names)
+    block = p.pop("block_size")
+    top = cfg.name or "sqgen_pod"
+    pe_name = f"{top}_pe"
+    pod = Pod(**p, pe_module=pe_name)
+    pe = pod.make_pe()
+    pe_text = to_verilog(pe, pe_name)
+    pod_text = to_verilog(pod, top)
+    text = (
+        f"// sqgen weight-stationary HBFP pod {pod.rows}x{pod.cols}, {cfg.format}"
+        f"{', sparsity ' + cfg.sparsity if cfg.sparsity else ''}: module {pe_name} (one PE) is "
+        f"instantiated {pod.rows * pod.cols} times by module {top}.\n" + pe_text + "\n" + pod_text
+    )
+    geo = PodGeometry(pod.rows, pod.cols, pod.mant_bits, pod.acc_width, block, (pod.n, pod.m),
+                      pod.narrow_mant_bits)
+    lay = PodLayout(geo)
+    regs = pod.register_bits
+    config = {**cfg.to_dict(), "block_size": block}
+    manifest = design_manifest(
+        kind="pod",
+        top=top,
+        config=config,
+        ports=clock_ports() + _port_table(pod, _MEANINGS),
+        protocol=POD_PROTOCOL,
+        latency=pod.latency,
+        extra={
+            "pe_module": pe_name,
+            "pe_instances": pod.rows * pod.cols,
+            "fold_depth": pod.kf,
+            "macs_per_cycle": pod.rows * pod.cols,
+            "dense_equivalent_macs_per_cycle": pod.rows * pod.cols * pod.m // pod.n,
+            "register_bits": regs,
+            "payload_layout": {
+                "act": _layout(lay.act), "w": _layout(lay.w), "res": _layout(lay.res),
+                "packing": "fields LSB first; vector fields hold element i at bits "
+                "[i*width, (i+1)*width), two's complement",
+            },
+            "cycle_formula": cycles_formula(),
+            "cycle_count_definition": "rising edges from the first one after reset with both "
+            "input streams valid, to the one that takes the last result, inclusive; sources "
+            "always valid, sink always ready (golden.systolic.cycles)",
+            "tiling": "fold = Kf x C slice of the K x N weights, n-fold outer, k-fold inner; "
+            "each fold streams all M activation rows; K-fold partial sums are accumulated in FP "
+            "outside the pod (golden.systolic.accumulate_fp)",
+        },
+    )
+    return Design(top, {f"{top}.v": text}, manifest)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("pod", help="weight-stationary HBFP systolic pod (not built yet)")
+    p = sub.add_parser("pod", help="weight-stationary HBFP systolic pod (issue 5)")
     add_design_args(p)
+    p.add_argument("--lint", action="store_true", help="also run verilator --lint-only -Wall")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    t0 = time.perf_counter()
     cfg = design_from_args(args)
-    print(
-        f"pod {cfg.rows}x{cfg.cols} {cfg.format} is a valid design point, but the pod generator "
-        "is not built yet; nothing was written.",
-        file=sys.stderr,
-    )
-    return 1
+    names = {"block": flag_name(args, "--block"), "sparsity": flag_name(args, "--sparsity")}
+    design = generate_pod(cfg, names=names)
+    if args.lint:
+        _lint(design)
+    out = Path(args.out or f"build/pod_{cfg.rows}x{cfg.cols}")
+    design.write(out)
+    man = design.manifest
+    regs = man["register_bits"]
+    c = man["config"]
+    sp = c["sparsity"] or "dense"
+    lines = [
+        f"sqgen pod {cfg.rows}x{cfg.cols}  {c['format']}"
+        f"{' (narrow ' + c['narrow_format'] + ')' if c['narrow_format'] else ''}  {sp}  "
+        f"block {c['block_size']}  acc {c['acc_width']} bits",
+        f"  PEs            {man['pe_instances']} instances of one module {man['pe_module']}",
+        f"  MACs per cycle {man['macs_per_cycle']}"
+        + (f"  ({man['dense_equivalent_macs_per_cycle']} dense-equivalent with {sp})"
+           if cfg.sparsity else ""),
+        f"  register bits  {regs['total']} (no SRAM): PE array {regs['pe_array']}, input skew "
+        f"{regs['input_skew']}, output de-skew {regs['output_deskew']}, other "
+        f"{regs['total'] - regs['pe_array'] - regs['input_skew'] - regs['output_deskew']}",
+        f"  latency        {man['latency']} cycles act -> res; fold depth Kf = {man['fold_depth']}",
+        f"  cycles(M,N,K)  F*M + 2R + C - 1 when M >= R+C (exact recurrence in manifest.json)",
+        f"  wrote {out}/: " + ", ".join(man_file for man_file in sorted(
+            [*design.files, "manifest.json"])),
+        f"  ({time.perf_counter() - t0:.1f} s)",
+    ]
+    print("\n".join(lines))
+    return 0
+
+
+def _lint(design: Design) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="sqgen-lint-") as tmp:
+        paths = []
+        for fname in design.verilog_files:
+            path = Path(tmp) / fname
+            path.write_text(design.files[fname])
+            paths.append(path)
+        lint_verilog(paths, design.top)

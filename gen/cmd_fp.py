@@ -1,0 +1,300 @@
+"""``python -m gen convert|normalize|fp32mac``: the FP32 <-> HBFP blocks and the FP32 MAC.
+
+``generate_convert``, ``generate_normalize`` and ``generate_fp32mac`` build Verilog plus
+manifest in memory (registry entries of :mod:`gen.targets`); the subcommands lint the result
+with Verilator and only then write it atomically, so a refused parameter or a lint failure
+leaves nothing on disk. See ``docs/datapath_fp.md`` for the blocks themselves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from gen.cli import add_design_args, design_from_args
+from gen.config import ConfigError, DesignConfig
+from gen.emit import Design, clock_ports, design_manifest, lint_verilog, port_table, to_verilog
+
+__all__ = [
+    "register",
+    "generate_convert",
+    "generate_normalize",
+    "generate_fp32mac",
+    "CONVERT_PROTOCOL",
+    "NORMALIZE_PROTOCOL",
+    "FP32MAC_PROTOCOL",
+    "DEFAULT_OFFSET_BITS",
+]
+
+#: Random bits per lane and block of the stochastic converter unless --offset-bits says otherwise.
+DEFAULT_OFFSET_BITS = 8
+#: LFSR reset seed unless --seed says otherwise (equals golden.arith_fp.DEFAULT_LFSR_SEED).
+DEFAULT_SEED = 0x5EED
+
+CONVERT_PROTOCOL = (
+    "One block of FP32 bit patterns per clock when in_valid=1, no backpressure. out_valid pulses "
+    "`latency` cycles later with the shared exponent out_exp (signed, e itself: value = "
+    "out_mant__i * 2^(out_exp - m)) and the signed mantissas. e = max over the block of "
+    "max(exponent field, 1) - 126; all-zero block -> e = -125. Rounding half to even (or "
+    "stochastic: per-lane 32-bit LFSR x^32+x^22+x^2+x+1, offset_bits per block), then saturation "
+    "to +-(2^m-1). A block with a NaN/Inf lane sets out_invalid, out_exp = 129 and all mantissas "
+    "0. See docs/datapath_fp.md."
+)
+
+NORMALIZE_PROTOCOL = (
+    "One value per clock when in_valid=1, no backpressure. out_valid pulses `latency` cycles "
+    "later with out_f32 = FP32 bit pattern of in_acc * 2^(in_exp - frac_bits), rounded half to "
+    "even. acc = 0 -> +0; overflow (biased exponent >= 255 after rounding) -> +-Inf; underflow "
+    "(biased exponent <= 0 after rounding) -> zero of the value's sign (flush, no subnormals). "
+    "See docs/datapath_fp.md."
+)
+
+FP32MAC_PROTOCOL = (
+    "One multiply-add per clock when in_valid=1, no backpressure: acc <- round(round(a*b) + "
+    "(in_first ? -0.0 : acc)), i.e. in_first starts a new sum with the product. out_valid pulses "
+    "`latency` cycles later with out_acc, which holds otherwise. Non-fused, round half to even; "
+    "subnormal inputs read as zero, results below 2^-126 flush to signed zero, overflow -> "
+    "+-Inf, NaN results are 0x7FC00000. See docs/datapath_fp.md."
+)
+
+_CONVERT_MEANINGS = {
+    "in_valid": "a block is presented on in_x this cycle (no backpressure)",
+    "in_x": "FP32 bit pattern of lane i on in_x__i",
+    "out_valid": "the block presented `latency` cycles ago is on the outputs",
+    "out_exp": "shared exponent e (signed, unbiased; 129 = invalid block)",
+    "out_mant": "signed mantissa q of lane i on out_mant__i, value q * 2^(e - m)",
+    "out_invalid": "the block had a NaN or Inf lane (mantissas forced to 0)",
+}
+
+_NORMALIZE_MEANINGS = {
+    "in_valid": "a value is presented this cycle (no backpressure)",
+    "in_acc": "signed fixed-point significand (e.g. a dot unit's accumulator)",
+    "in_exp": "signed exponent: value = in_acc * 2^(in_exp - frac_bits)",
+    "out_valid": "the value presented `latency` cycles ago is on out_f32",
+    "out_f32": "FP32 bit pattern, RNE, +-Inf on overflow, signed zero on underflow",
+}
+
+_FP32MAC_MEANINGS = {
+    "in_valid": "a product a*b is presented this cycle (no backpressure)",
+    "in_first": "start a new sum: acc <- a*b (the addend is -0.0 instead of acc)",
+    "in_a": "FP32 bit pattern of operand a",
+    "in_b": "FP32 bit pattern of operand b",
+    "out_valid": "the product presented `latency` cycles ago has been accumulated",
+    "out_acc": "FP32 accumulator after that product (holds while out_valid=0)",
+}
+
+
+def _cfg_subset(cfg: DesignConfig, keys: tuple[str, ...]) -> dict[str, Any]:
+    return {k: v for k, v in cfg.to_dict().items() if k in keys}
+
+
+def generate_convert(
+    cfg: DesignConfig,
+    *,
+    mant_bits: int | None = None,
+    offset_bits: int = DEFAULT_OFFSET_BITS,
+    seed: int = DEFAULT_SEED,
+) -> Design:
+    """FP32 -> HBFP converter for ``cfg`` (block ``cfg.block_size``, m from ``cfg.format``).
+
+    ``mant_bits`` overrides the format's m (2..15); stochastic rounding follows
+    ``cfg.rounding``. Raises :class:`ConfigError` on bad parameters, before any file exists.
+    """
+    from hw.convert import FP32ToHBFP
+
+    mb = cfg.mant_bits if mant_bits is None else mant_bits
+    dut = FP32ToHBFP(
+        block_size=cfg.block_size, mant_bits=mb, pipeline=cfg.pipeline,
+        stochastic=cfg.rounding == "stochastic", offset_bits=offset_bits, seed=seed,
+    )
+    top = cfg.name or "sqgen_convert"
+    params: dict[str, Any] = {
+        "block_size": dut.block_size,
+        "mant_bits": dut.mant_bits,
+        "pipeline": dut.latency,
+        "rounding": "stochastic" if dut.stochastic else "nearest_even",
+    }
+    extra: dict[str, Any] = {"throughput": "1 block per cycle", "invalid_block_exp": 129}
+    if dut.stochastic:
+        params.update(offset_bits=dut.offset_bits, seed=dut.seed)
+        extra["lfsr"] = {
+            "width": 32,
+            "polynomial": "x^32 + x^22 + x^2 + x + 1",
+            "step": "s <- (s << 1) | (s[31] ^ s[21] ^ s[1] ^ s[0]), offset_bits steps per block",
+            "offset": "low offset_bits bits of the lane's state before the block's steps",
+            "lane_seeds": dut.lane_seeds(),
+        }
+    cfgd = _cfg_subset(cfg, ("format", "block_size", "rounding", "name"))
+    if mant_bits is not None:
+        cfgd.pop("format")
+    return _design(dut, top, "convert", {**cfgd, **params}, _CONVERT_MEANINGS,
+                   CONVERT_PROTOCOL, extra)
+
+
+def generate_normalize(
+    cfg: DesignConfig,
+    *,
+    acc_width: int | None = None,
+    frac_bits: int | None = None,
+    exp_width: int | None = None,
+    mant_bits: int | None = None,
+) -> Design:
+    """HBFP -> FP32 normalizer sized for the dot unit of ``cfg``.
+
+    Defaults: ``acc_width = cfg.acc_width``, ``frac_bits = 2 m`` (a product of two m-bit HBFP
+    mantissas), ``exp_width = PROD_EXP_WIDTH`` (``e_a + e_b``).
+    """
+    from hw.hbfp import PROD_EXP_WIDTH
+    from hw.normalize import HBFPToFP32
+
+    mb = cfg.mant_bits if mant_bits is None else mant_bits
+    try:
+        fb = 2 * int(mb) if frac_bits is None else frac_bits
+    except (TypeError, ValueError):
+        raise ConfigError(f"mantissa width must be an integer, not {mb!r}") from None
+    if mant_bits is not None and not 2 <= int(mb) <= 15:
+        raise ConfigError(f"mantissa width must be 2..15 bits, not {mb}")
+    dut = HBFPToFP32(
+        acc_width=cfg.acc_width if acc_width is None else acc_width,
+        frac_bits=fb,
+        exp_width=PROD_EXP_WIDTH if exp_width is None else exp_width,
+        pipeline=cfg.pipeline,
+    )
+    top = cfg.name or "sqgen_normalize"
+    params = {
+        "acc_width": dut.acc_width,
+        "frac_bits": dut.frac_bits,
+        "exp_width": dut.exp_width,
+        "pipeline": dut.latency,
+    }
+    cfgd = _cfg_subset(cfg, ("format", "block_size", "name"))
+    if mant_bits is not None:
+        cfgd.pop("format")
+    extra = {"throughput": "1 value per cycle", "underflow": "flush to signed zero",
+             "overflow": "+-Inf", "zero": "+0"}
+    return _design(dut, top, "normalize", {**cfgd, **params}, _NORMALIZE_MEANINGS,
+                   NORMALIZE_PROTOCOL, extra)
+
+
+def generate_fp32mac(cfg: DesignConfig) -> Design:
+    """The FP32 multiply-accumulate baseline; only ``cfg.pipeline`` (1 or 2) applies."""
+    from hw.fp32mac import FP32MAC
+
+    dut = FP32MAC(pipeline=cfg.pipeline)
+    top = cfg.name or "sqgen_fp32mac"
+    extra = {"throughput": "1 multiply-add per cycle", "fused": False, "denormals": "flushed",
+             "rounding": "nearest_even", "nan": "0x7FC00000"}
+    return _design(dut, top, "fp32mac", {"pipeline": dut.latency, "name": cfg.name},
+                   _FP32MAC_MEANINGS, FP32MAC_PROTOCOL, extra)
+
+
+def _design(dut: Any, top: str, kind: str, config: dict[str, Any], meanings: dict[str, str],
+            protocol: str, extra: dict[str, Any]) -> Design:
+    text = to_verilog(dut, top)
+    manifest = design_manifest(
+        kind=kind, top=top, config=config, ports=clock_ports() + port_table(dut, meanings),
+        protocol=protocol, latency=dut.latency, extra=extra,
+    )
+    return Design(top, {f"{top}.v": text}, manifest)
+
+
+def lint_design(design: Design) -> None:
+    """Verilator ``-Wall`` lint of a design's files (in a scratch directory); raises on warnings."""
+    with tempfile.TemporaryDirectory(prefix="sqgen-lint-") as tmp:
+        paths = []
+        for fname in design.verilog_files:
+            path = Path(tmp) / fname
+            path.write_text(design.files[fname])
+            paths.append(path)
+        lint_verilog(paths, design.top)
+
+
+# ---- command line ---------------------------------------------------------------------------
+
+
+def _int_arg(text: str | None, flag: str) -> int | None:
+    if text is None:
+        return None
+    try:
+        return int(str(text).strip(), 0)
+    except ValueError:
+        raise ConfigError(f"{flag} must be an integer, not {text!r}") from None
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("convert", help="FP32 -> HBFP block converter (issue 3)")
+    add_design_args(p, pod=False)
+    p.add_argument("--mant-bits", metavar="M", help="override the mantissa width m (2..15)")
+    p.add_argument("--offset-bits", metavar="B",
+                   help=f"stochastic rounding: random bits per lane (1..32, default "
+                   f"{DEFAULT_OFFSET_BITS})")
+    p.add_argument("--seed", metavar="S", help="stochastic rounding: LFSR reset seed")
+    p.add_argument("--no-lint", action="store_true", help="skip the Verilator lint check")
+    p.set_defaults(func=_run_convert)
+
+    q = sub.add_parser("normalize", help="HBFP -> FP32 normalizer (issue 3)")
+    add_design_args(q, pod=False)
+    q.add_argument("--mant-bits", metavar="M",
+                   help="override m (frac_bits defaults to 2m, the scale of an HBFP product)")
+    q.add_argument("--frac-bits", metavar="F", help="binary point: value = acc * 2^(exp - F)")
+    q.add_argument("--exp-width", metavar="W", help="signed exponent input width (default 10)")
+    q.add_argument("--no-lint", action="store_true", help="skip the Verilator lint check")
+    q.set_defaults(func=_run_normalize)
+
+    r = sub.add_parser("fp32mac", help="FP32 multiply-accumulate baseline (issue 3)")
+    add_design_args(r, pod=False)
+    r.add_argument("--no-lint", action="store_true", help="skip the Verilator lint check")
+    r.set_defaults(func=_run_fp32mac)
+
+
+def _finish(args: argparse.Namespace, design: Design) -> int:
+    if args.out is None:
+        raise ConfigError("--out DIR is required")
+    if not args.no_lint:
+        lint_design(design)
+    out = design.write(args.out)
+    print(f"wrote {out} (top {design.top}, latency {design.manifest['latency']})",
+          file=sys.stderr)
+    return 0
+
+
+def _config(args: argparse.Namespace, with_override: bool) -> DesignConfig:
+    if with_override:
+        # With an explicit m the format's accumulator check no longer applies.
+        args = argparse.Namespace(**{**vars(args), "acc_width": None, "narrow_format": None})
+    return design_from_args(args)
+
+
+def _run_convert(args: argparse.Namespace) -> int:
+    mb = _int_arg(args.mant_bits, "--mant-bits")
+    ob = _int_arg(args.offset_bits, "--offset-bits")
+    seed = _int_arg(args.seed, "--seed")
+    cfg = _config(args, mb is not None)
+    design = generate_convert(
+        cfg, mant_bits=mb, offset_bits=DEFAULT_OFFSET_BITS if ob is None else ob,
+        seed=DEFAULT_SEED if seed is None else seed,
+    )
+    return _finish(args, design)
+
+
+def _run_normalize(args: argparse.Namespace) -> int:
+    mb = _int_arg(args.mant_bits, "--mant-bits")
+    fb = _int_arg(args.frac_bits, "--frac-bits")
+    ew = _int_arg(args.exp_width, "--exp-width")
+    aw = _int_arg(args.acc_width, "--acc-width") if mb is not None else None
+    cfg = _config(args, mb is not None)
+    if mb is not None and aw is None:
+        from gen.config import min_acc_width
+
+        if not 2 <= mb <= 15:
+            raise ConfigError(f"mantissa width must be 2..15 bits, not {mb}")
+        aw = min_acc_width(mb, cfg.block_size) + 8
+    design = generate_normalize(cfg, acc_width=aw, frac_bits=fb, exp_width=ew, mant_bits=mb)
+    return _finish(args, design)
+
+
+def _run_fp32mac(args: argparse.Namespace) -> int:
+    return _finish(args, generate_fp32mac(design_from_args(args)))

@@ -1,0 +1,191 @@
+"""N:M sparse-index decoder: per kept weight lane, pick the matching dense activation.
+
+Golden twin: :mod:`golden.nm_hw` (:func:`~golden.nm_hw.decode_select`,
+:func:`~golden.nm_hw.meta_violation`, :func:`~golden.nm_hw.meta_error_trace`).
+Protocol, port layout and timing are documented in ``docs/sparsity.md``.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+
+from amaranth.hdl import Module, Signal, signed, unsigned
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from gen.config import ConfigError
+
+__all__ = ["NMDecoder", "index_bits"]
+
+
+def index_bits(m: int) -> int:
+    """Bits of one in-group index, ``ceil(log2 M)``."""
+    return max(1, math.ceil(math.log2(m)))
+
+
+def check_nm(n: int, m: int) -> None:
+    """Refuse N:M outside ``1 <= N < M <= 16`` with a one-line :class:`ConfigError`."""
+    if n < 1:
+        raise ConfigError(f"sparsity {n}:{m}: N must be at least 1, not {n}")
+    if m > 16:
+        raise ConfigError(f"sparsity {n}:{m}: M must be at most 16, not {m}")
+    if n >= m:
+        raise ConfigError(f"sparsity {n}:{m}: N must be smaller than M (N < M <= 16)")
+
+
+class NMDecoder(wiring.Component):
+    """Sparse-index decoder for N:M structured sparsity with metadata checking.
+
+    A beat carries ``groups`` groups of ``m`` dense activations (``in_act``) and, per group,
+    ``n`` in-group indices of the kept weights. Lane ``k = g*n + j`` outputs
+    ``in_act[g*m + idx[k]]``. With strictly increasing indices lane ``j`` can only hold an index
+    in ``[j, m-n+j]``, so each lane has an ``(m-n+1):1`` multiplexer (not ``m:1``); an index
+    outside that window selects 0 and is a metadata violation.
+
+    Parameters
+    ----------
+    n, m : int
+        Sparsity ``n:m``, ``1 <= n < m <= 16``.
+    groups : int
+        Groups per beat (activation lanes ``groups*m``, output lanes ``groups*n``).
+    width : int
+        Width of a signed activation.
+    packed24 : bool
+        Take the metadata as REFERENCE.md's packed 2:4 nibbles on one flat bus ``in_meta``
+        (``4*groups`` bits, group ``g`` in ``[4g+3:4g]``, nibble ``idx0 | idx1<<2``) instead of
+        the per-lane ports ``in_idx__k``. Only for 2:4.
+
+    Ports
+    -----
+    in_valid : In(1)
+        A beat is presented (no backpressure: one beat per cycle).
+    in_clear : In(1)
+        Clear the sticky ``meta_error`` (a violation in the same cycle wins).
+    in_act : In(signed(width)).array(groups*m)
+    in_idx : In(unsigned(ceil(log2 m))).array(groups*n)
+        Per-lane indices (absent with ``packed24``).
+    in_meta : In(unsigned(4*groups))
+        Packed 2:4 nibble bus (only with ``packed24``).
+    out_valid : Out(1)
+    out_act : Out(signed(width)).array(groups*n)
+        Selected activations; only updated on a valid beat (held otherwise).
+    meta_error : Out(1)
+        Sticky: rises in the cycle ``out_valid`` presents the first beat whose metadata violates
+        the rule (some group with ``idx[j] >= idx[j+1]``, or last index ``>= m`` when ``m`` is not
+        a power of two); stays 1 until ``rst`` or ``in_clear``.
+
+    Latency and throughput
+    ----------------------
+    ``latency`` = 1 cycle (registered outputs), one beat per cycle.
+    """
+
+    def __init__(
+        self, *, n: int, m: int, groups: int, width: int, packed24: bool = False
+    ) -> None:
+        # A refused construction must not later warn "created but never used".
+        self._MustUse__silence = True
+        n, m = operator.index(n), operator.index(m)
+        groups, width = operator.index(groups), operator.index(width)
+        check_nm(n, m)
+        if groups < 1:
+            raise ConfigError(f"decoder groups must be a positive integer, not {groups}")
+        if width < 1:
+            raise ConfigError(f"activation width must be a positive integer, not {width}")
+        packed24 = bool(packed24)
+        if packed24 and (n, m) != (2, 4):
+            raise ConfigError(f"packed 2:4 nibble metadata needs sparsity 2:4, not {n}:{m}")
+        self._n, self._m, self._groups, self._width = n, m, groups, width
+        self._packed24 = packed24
+        ib = index_bits(m)
+        sig = {
+            "in_valid": In(1),
+            "in_clear": In(1),
+            "in_act": In(signed(width)).array(groups * m),
+            "out_valid": Out(1),
+            "out_act": Out(signed(width)).array(groups * n),
+            "meta_error": Out(1),
+        }
+        if packed24:
+            sig["in_meta"] = In(unsigned(4 * groups))
+        else:
+            sig["in_idx"] = In(unsigned(ib)).array(groups * n)
+        super().__init__(sig)
+        self._MustUse__silence = False
+
+    # ---- read-only facts ---------------------------------------------------------------
+    @property
+    def n(self) -> int:
+        return self._n
+
+    @property
+    def m(self) -> int:
+        return self._m
+
+    @property
+    def groups(self) -> int:
+        return self._groups
+
+    @property
+    def width(self) -> int:
+        return self._width
+
+    @property
+    def packed24(self) -> bool:
+        return self._packed24
+
+    @property
+    def lanes(self) -> int:
+        """Output (kept-weight) lanes, ``groups*n``."""
+        return self._groups * self._n
+
+    @property
+    def index_bits(self) -> int:
+        return index_bits(self._m)
+
+    @property
+    def latency(self) -> int:
+        """Cycles from a beat on the inputs to its result on the outputs."""
+        return 1
+
+    def lane_index(self, k: int):
+        """Value (Amaranth) of lane ``k``'s index, whichever metadata port form is built."""
+        if self._packed24:
+            # Nibble g = idx0 | idx1<<2 at [4g+3:4g]: lane k = 2g+j sits at bits [2k+1:2k].
+            return self.in_meta[2 * k: 2 * k + 2]
+        return self.in_idx[k]
+
+    def elaborate(self, platform) -> Module:
+        mod = Module()
+        n, m = self._n, self._m
+        pow2 = (m & (m - 1)) == 0
+        bad_terms = []
+        for g in range(self._groups):
+            idx = [self.lane_index(g * n + j) for j in range(n)]
+            for j in range(n):
+                sel = Signal(signed(self._width), name=f"sel_{g}_{j}")
+                # Window [j, m-n+j]: the only indices valid metadata can put in lane j.
+                with mod.Switch(idx[j]):
+                    for p in range(j, m - n + j + 1):
+                        with mod.Case(p):
+                            mod.d.comb += sel.eq(self.in_act[g * m + p])
+                    with mod.Default():
+                        mod.d.comb += sel.eq(0)
+                with mod.If(self.in_valid):
+                    mod.d.sync += self.out_act[g * n + j].eq(sel)
+            # Strictly increasing + last < m is equivalent to every lane inside its window.
+            for j in range(n - 1):
+                bad_terms.append(idx[j] >= idx[j + 1])
+            if not pow2:
+                bad_terms.append(idx[n - 1] >= m)
+        bad = Signal()
+        if bad_terms:
+            acc = bad_terms[0]
+            for t in bad_terms[1:]:
+                acc = acc | t
+            mod.d.comb += bad.eq(acc)
+        mod.d.sync += [
+            self.out_valid.eq(self.in_valid),
+            self.meta_error.eq((self.meta_error & ~self.in_clear) | (self.in_valid & bad)),
+        ]
+        return mod

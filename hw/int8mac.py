@@ -1,0 +1,94 @@
+"""INT8 multiply-accumulate: the fixed-point baseline of the silicon-provisioning report.
+
+An 8x8 signed multiplier feeding a 32-bit accumulator, the per-PE arithmetic of an INT8
+systolic array (for example SOSA's 8-bit PEs). Not part of any HBFP datapath; it exists so that
+``docs/area.md`` can put the HBFP lanes beside the common INT8 hardware point.
+"""
+
+from __future__ import annotations
+
+import operator
+
+from amaranth.hdl import Module, Signal, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from gen.config import ConfigError
+
+__all__ = ["Int8Mac"]
+
+
+class Int8Mac(wiring.Component):
+    """Signed ``width`` x ``width`` multiply with an ``acc_width``-bit accumulator.
+
+    Every cycle with ``en`` high: ``acc <= (clear ? 0 : acc) + a*b`` (two's complement, the
+    accumulator wraps modulo ``2^acc_width``). With ``en`` low the accumulator holds, and
+    ``clear`` is ignored.
+
+    Parameters
+    ----------
+    width : int
+        Operand width in bits (8 for INT8).
+    acc_width : int
+        Accumulator width in bits (32 by default); at least ``2*width``.
+
+    Ports
+    -----
+    a, b : In(signed(width))
+        Operands.
+    en : In(1)
+        Accumulate this cycle.
+    clear : In(1)
+        Start a new sum with this product (drops the old accumulator value).
+    acc : Out(signed(acc_width))
+        Registered accumulator.
+
+    Latency and throughput
+    ----------------------
+    ``latency`` = 1: a product presented in cycle t is in ``acc`` after the clock edge ending
+    cycle t. One MAC per cycle.
+    """
+
+    def __init__(self, *, width: int = 8, acc_width: int = 32) -> None:
+        width, acc_width = operator.index(width), operator.index(acc_width)
+        if width < 2:
+            raise ConfigError(f"INT MAC operand width must be at least 2, not {width}")
+        if acc_width < 2 * width:
+            raise ConfigError(
+                f"INT MAC accumulator width {acc_width} is narrower than one product "
+                f"(2*{width} = {2 * width} bits)"
+            )
+        self._width, self._acc_width = width, acc_width
+        super().__init__({
+            "a": In(signed(width)),
+            "b": In(signed(width)),
+            "en": In(1),
+            "clear": In(1),
+            "acc": Out(signed(acc_width)),
+        })
+
+    @property
+    def width(self) -> int:
+        return self._width
+
+    @property
+    def acc_width(self) -> int:
+        return self._acc_width
+
+    @property
+    def latency(self) -> int:
+        """Cycles from operands to their product being included in ``acc``."""
+        return 1
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        prod = Signal(signed(2 * self._width))
+        m.d.comb += prod.eq(self.a * self.b)
+        base = Signal(signed(self._acc_width))
+        m.d.comb += base.eq(self.acc)
+        with m.If(self.clear):
+            m.d.comb += base.eq(0)
+        with m.If(self.en):
+            # .eq truncates the (acc_width+1)-bit sum: the accumulator wraps like INT32 hardware.
+            m.d.sync += self.acc.eq(base + prod)
+        return m
