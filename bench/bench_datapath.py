@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -36,6 +37,9 @@ def _run_sim(sim: str, n_blocks: int, packed: bool) -> dict:
     design, cfg, top = tb_config("bench", LANES, MANT, NARROW, None, PIPE, SEED, packed=packed,
                                  n_random=n_blocks)
     build = BUILD.parent / "bench" / "dot" / f"{sim}-{'packed' if packed else 'ports'}"
+    # A fresh directory every time: a reused Verilator object tree would make the reported
+    # build time meaningless.
+    shutil.rmtree(build, ignore_errors=True)
     paths = write_sources(design, build)
     out = build / "bench.json"
     out.unlink(missing_ok=True)

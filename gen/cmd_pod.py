@@ -9,7 +9,6 @@ atomically (nothing on error) and prints a one-screen summary.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -123,15 +122,20 @@ def generate_pod(cfg: DesignConfig, *, names: dict[str, str] | None = None) -> D
     p = pod_config(cfg, names=names)
     block = p.pop("block_size")
     top = cfg.name or "sqgen_pod"
-    pe_name = f"{top}_pe"
-    pod = Pod(**p, pe_module=pe_name)
-    pe = pod.make_pe()
-    pe_text = to_verilog(pe, pe_name)
-    pod_text = to_verilog(pod, top)
+    pe_name, row_name = f"{top}_pe", f"{top}_row"
+    pod = Pod(**p, pe_module=pe_name, row_module=row_name)
+    # Amaranth's converter flattens and copies every submodule; converting each distinct module
+    # once and instantiating it as a black box keeps the text small and generation linear.
+    # Only the pod keeps Amaranth's (* top = 1 *) mark, so tools that guess the top agree.
+    texts = [to_verilog(pod.make_pe(), pe_name).replace("(* top =  1  *)\n", "", 1),
+             to_verilog(pod.make_row(), row_name).replace("(* top =  1  *)\n", "", 1),
+             to_verilog(pod, top)]
     text = (
         f"// sqgen weight-stationary HBFP pod {pod.rows}x{pod.cols}, {cfg.format}"
-        f"{', sparsity ' + cfg.sparsity if cfg.sparsity else ''}: module {pe_name} (one PE) is "
-        f"instantiated {pod.rows * pod.cols} times by module {top}.\n" + pe_text + "\n" + pod_text
+        f"{', sparsity ' + cfg.sparsity if cfg.sparsity else ''}.\n"
+        f"// Module {pe_name} (one PE) is instantiated {pod.cols} times by {row_name} (one row),\n"
+        f"// which {top} instantiates {pod.rows} times. See docs/pod.md and manifest.json.\n"
+        + "\n".join(texts)
     )
     geo = PodGeometry(pod.rows, pod.cols, pod.mant_bits, pod.acc_width, block, (pod.n, pod.m),
                       pod.narrow_mant_bits)
@@ -147,6 +151,7 @@ def generate_pod(cfg: DesignConfig, *, names: dict[str, str] | None = None) -> D
         latency=pod.latency,
         extra={
             "pe_module": pe_name,
+            "row_module": row_name,
             "pe_instances": pod.rows * pod.cols,
             "fold_depth": pod.kf,
             "macs_per_cycle": pod.rows * pod.cols,
@@ -201,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
         f"{regs['input_skew']}, output de-skew {regs['output_deskew']}, other "
         f"{regs['total'] - regs['pe_array'] - regs['input_skew'] - regs['output_deskew']}",
         f"  latency        {man['latency']} cycles act -> res; fold depth Kf = {man['fold_depth']}",
-        f"  cycles(M,N,K)  F*M + 2R + C - 1 when M >= R+C (exact recurrence in manifest.json)",
+        "  cycles(M,N,K)  F*M + 2R + C - 1 when M >= R+C (exact recurrence in manifest.json)",
         f"  wrote {out}/: " + ", ".join(man_file for man_file in sorted(
             [*design.files, "manifest.json"])),
         f"  ({time.perf_counter() - t0:.1f} s)",

@@ -453,7 +453,7 @@ def main(*, out_dir: Path | str = "build/reports", liberty: str | None = None,
     from gen.emit import atomic_write_text
 
     atomic_write_text(path, "\n".join(lines))
-    print("\n".join(build_tables(res, units, quick)[:20]))
+    print("\n".join(lines[: lines.index("## Plots")]))
     print(f"wrote {path} ({', '.join(pngs)})", file=sys.stderr)
     if n_err:
         print(f"note: {n_err} design point(s) not available; the report says which",

@@ -5,7 +5,7 @@ Semantics (documented in ``docs/dot.md``):
 * Block sum ``S = sum_i a_i * b_i`` over the lanes, exact. In narrow mode (``mode = 1``) each
   operand is first reduced to its low ``n + 1`` bits (two's complement, ``n`` =
   ``narrow_mant_bits``) and shifted left by ``m - n``: the narrow mantissa, MSB-aligned in the
-  wide datapath. Product exponent ``p = e_a + e_b`` (wrapped to ``PROD_EXP_WIDTH`` bits).
+  wide datapath. Product exponent ``p = e_a + e_b`` (each wrapped to the 9-bit port first).
 * Accumulator ``(acc, x)``, value ``acc * 2^(x - 2m)``; reset state ``(0, RESET_EXP)``. On
   ``first``: ``(S, p)``. Otherwise with ``d = p - x``: ``d > 0`` -> ``acc = sat((acc >> d) + S)``,
   ``x = p``; ``d <= 0`` -> ``acc = sat(acc + (S >> -d))``. ``>>`` is arithmetic (floor),
@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["PROD_EXP_WIDTH", "RESET_EXP", "block_sums", "dot_blocks", "dot_value"]
+# Constants stay out of __all__: golden.arith star-imports several modules.
+__all__ = ["block_sums", "dot_blocks", "dot_value"]
 
-#: Mirrors ``hw.hbfp.PROD_EXP_WIDTH`` (golden/ must not import the hardware packages).
+#: Mirror ``hw.hbfp.EXP_WIDTH``/``PROD_EXP_WIDTH`` (golden/ must not import the hardware).
+EXP_WIDTH = 9
 PROD_EXP_WIDTH = 10
 #: Accumulator exponent after reset (most negative PROD_EXP_WIDTH value), as in ``hw.dot``.
 RESET_EXP = -(1 << (PROD_EXP_WIDTH - 1))
@@ -112,8 +114,8 @@ def dot_blocks(
     """
     s = block_sums(a_man, b_man, mode, mant_bits=mant_bits, narrow_mant_bits=narrow_mant_bits)
     nb = s.shape[0]
-    p = _wrap(np.asarray(a_exp, dtype=np.int64) + np.asarray(b_exp, dtype=np.int64),
-              PROD_EXP_WIDTH)
+    # The 9-bit exponent ports wrap first; their sum always fits PROD_EXP_WIDTH bits.
+    p = _wrap(a_exp, EXP_WIDTH) + _wrap(b_exp, EXP_WIDTH)
     p = np.broadcast_to(p, (nb,))
     fst = np.broadcast_to(np.asarray(first, dtype=bool), (nb,))
     md = _mode_array(mode, nb, narrow_mant_bits)

@@ -152,6 +152,7 @@ def _stochastic_offsets(
 
 
 def _check_offset_args(rounding: str, offsets: Any, offset_bits: Any) -> int:
+    check_choice(rounding, "rounding", HBFP_ROUNDINGS)
     ob = check_int(offset_bits, "offset_bits", 1, 32)
     if offsets is not None and rounding != "stochastic":
         raise ValueError(f"offsets only apply to rounding='stochastic', got rounding={rounding!r}")

@@ -118,9 +118,16 @@ def unstructured_mask(x: Any, fraction: float) -> np.ndarray:
     _check_no_nan(xa)
     numel = xa.size
     k = math.floor(fr * numel)
+    if k == 0 or k == numel:
+        return np.full(xa.shape, k == 0, dtype=bool)
     flat = magnitude(xa.reshape(-1))
-    keep = np.zeros(numel, dtype=bool)
-    keep[np.argsort(-flat, kind="stable")[: numel - k]] = True
+    # O(numel) instead of a full sort: t is the smallest kept magnitude (the k-th smallest,
+    # 0-based); everything above t is kept, and of the entries equal to t the lowest flat
+    # indices fill the remaining slots, which is the documented tie rule.
+    t = np.partition(flat, k)[k]
+    keep = flat > t
+    need = (numel - k) - int(np.count_nonzero(keep))
+    keep[np.flatnonzero(flat == t)[:need]] = True
     return keep.reshape(xa.shape)
 
 

@@ -48,7 +48,7 @@ __all__ = [
     "layer_table",
 ]
 
-#: Signed shared-exponent width on the ports (same as hw.hbfp.EXP_WIDTH; golden stays amaranth-free).
+#: Signed shared-exponent port width (= hw.hbfp.EXP_WIDTH; golden/ stays amaranth-free).
 EXP_WIDTH = 9
 #: Signed product-exponent width (e_a + e_w) on the result port.
 PROD_EXP_WIDTH = 10
@@ -335,7 +335,7 @@ def pod_gemm(qa: np.ndarray, ea: np.ndarray, qw: np.ndarray, ew: np.ndarray,
 
 def accumulate_fp(psum: np.ndarray, exp: np.ndarray, M: int, N: int, K: int,
                   geo: PodGeometry, *, mant_bits: int | None = None) -> np.ndarray:
-    """The FP accumulation outside the pod: ``sum over k-folds of psum * 2^(exp - 2m)`` (float64)."""
+    """FP accumulation outside the pod: ``sum over k-folds of psum * 2^(exp - 2m)`` (float64)."""
     mb = geo.mant_bits if mant_bits is None else mant_bits
     nkf = math.ceil(K / geo.kf)
     C = geo.cols

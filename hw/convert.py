@@ -118,16 +118,24 @@ class FP32ToHBFP(wiring.Component):
         self._stochastic = bool(stochastic)
         self._offset_bits = operator.index(offset_bits)
         self._seed = operator.index(seed) & 0xFFFFFFFF
-        if self._k < 1:
-            raise ConfigError(f"block size must be at least 1, not {self._k}")
-        if not 2 <= self._m <= 15:
-            raise ConfigError(f"mantissa width must be 2..15 bits, not {self._m}")
-        if self._pipeline < 1:
-            raise ConfigError(f"converter pipeline depth must be at least 1, not {self._pipeline}")
-        if self._stochastic and not 1 <= self._offset_bits <= LFSR_WIDTH:
-            raise ConfigError(
-                f"stochastic offset bits must be 1..{LFSR_WIDTH}, not {self._offset_bits}"
-            )
+        try:
+            if self._k < 1:
+                raise ConfigError(f"block size must be at least 1, not {self._k}")
+            if not 2 <= self._m <= 15:
+                raise ConfigError(f"mantissa width must be 2..15 bits, not {self._m}")
+            if self._pipeline < 1:
+                raise ConfigError(
+                    f"converter pipeline depth must be at least 1, not {self._pipeline}"
+                )
+            if self._stochastic and not 1 <= self._offset_bits <= LFSR_WIDTH:
+                raise ConfigError(
+                    f"stochastic offset bits must be 1..{LFSR_WIDTH}, not {self._offset_bits}"
+                )
+        except ConfigError:
+            # Refused before elaboration on purpose: keep Amaranth's unused-elaboratable
+            # warning quiet for this half-built object.
+            self._MustUse__silence = True
+            raise
         super().__init__(
             {
                 "in_valid": In(1),

@@ -172,8 +172,14 @@ class FP32MAC(wiring.Component):
 
     def __init__(self, *, pipeline: int = 1) -> None:
         self._pipeline = operator.index(pipeline)
-        if self._pipeline not in (1, 2):
-            raise ConfigError(f"fp32mac pipeline depth must be 1 or 2, not {self._pipeline}")
+        try:
+            if self._pipeline not in (1, 2):
+                raise ConfigError(f"fp32mac pipeline depth must be 1 or 2, not {self._pipeline}")
+        except ConfigError:
+            # Refused before elaboration on purpose: keep Amaranth's unused-elaboratable
+            # warning quiet for this half-built object.
+            self._MustUse__silence = True
+            raise
         super().__init__(
             {
                 "in_valid": In(1),

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import operator
 
-from amaranth.hdl import Array, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -60,6 +60,7 @@ class PE(wiring.Component):
         self.acc_width = operator.index(acc_width)
         self.sel = operator.index(sel)
         if self.mant_bits < 1 or self.acc_width < 2 * (self.mant_bits + 1) or self.sel < 1:
+            self._MustUse__silence = True  # a refused PE is not an unused one
             raise ValueError("PE needs mant_bits >= 1, acc_width >= 2(m+1) and sel >= 1")
         mw = self.mant_bits + 1
         members = {
@@ -116,7 +117,9 @@ class PE(wiring.Component):
                     m.d.sync += idx[1].eq(self.w_idx)
                 with m.Else():
                     m.d.sync += idx[0].eq(self.w_idx)
-            lanes = Array(self.a_in[i * mw:(i + 1) * mw].as_signed() for i in range(self.sel))
+            # Pad to 2^idx_bits lanes (indices >= M select 0) so the select is a full case.
+            lanes = Array([self.a_in[i * mw:(i + 1) * mw].as_signed() for i in range(self.sel)]
+                          + [Const(0, signed(mw))] * ((1 << self.idx_bits) - self.sel))
             a_sel = lanes[Mux(self.bank_in, idx[1], idx[0])]
         else:
             a_sel = self.a_in.as_signed()

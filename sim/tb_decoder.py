@@ -186,12 +186,12 @@ class DecoderTB:
                 break
             dut.in_valid.value = int(valid_l[t])
             dut.in_clear.value = int(clear_l[t])
-            for h, v in zip(self.h_act, self.act_l[t]):
+            for h, v in zip(self.h_act, self.act_l[t], strict=True):
                 h.value = v
             if self.h_idx is None:
                 dut.in_meta.value = self.meta_l[t]
             else:
-                for h, v in zip(self.h_idx, self.meta_l[t]):
+                for h, v in zip(self.h_idx, self.meta_l[t], strict=True):
                     h.value = v
             await FallingEdge(dut.clk)
 
@@ -223,7 +223,7 @@ class DecoderTB:
             t = np.nonzero(st.valid)[0][mism[:5]]
             lines = [
                 f"  cycle {c}: idx={st.idx[c].tolist()} got={g.tolist()} exp={e.tolist()}"
-                for c, g, e in zip(t, ga[mism[:5]], ea[mism[:5]])
+                for c, g, e in zip(t, ga[mism[:5]], ea[mism[:5]], strict=True)
             ]
             problems.append(f"out_act: {mism.size}/{ga.shape[0]} mismatches\n" + "\n".join(lines))
         n_viol = int(np.sum(viol & st.valid))

@@ -140,7 +140,7 @@ class SparseDotTB:
             stim.valid.tolist(), stim.clear.tolist(), stim.first.tolist(),
             (stim.mode if stim.mode is not None else np.zeros_like(stim.valid)).tolist(),
             stim.w_exp.tolist(), stim.a_exp.tolist(), stim.w_vals.tolist(),
-            stim.a_man.tolist(), meta.tolist(),
+            stim.a_man.tolist(), meta.tolist(), strict=True,
         ))
         self.got_err: list[int] = []
         self.got: list[tuple[int, int]] = []
@@ -178,14 +178,14 @@ class SparseDotTB:
                 dut.in_mode.value = mode
             dut.in_w_exp.value = we
             dut.in_a_exp.value = ae
-            for h, v in zip(self.h_w, wv):
+            for h, v in zip(self.h_w, wv, strict=True):
                 h.value = v
-            for h, v in zip(self.h_a, am):
+            for h, v in zip(self.h_a, am, strict=True):
                 h.value = v
             if self.h_idx is None:
                 dut.in_w_meta.value = meta
             else:
-                for h, v in zip(self.h_idx, meta):
+                for h, v in zip(self.h_idx, meta, strict=True):
                     h.value = v
             await FallingEdge(dut.clk)
         dut.in_valid.value = 0

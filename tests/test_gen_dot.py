@@ -114,3 +114,17 @@ def test_parses_in_icarus_and_yosys(tmp_path: Path) -> None:
     ys.run_pass(f"read_verilog {v}", design)
     ys.run_pass("hierarchy -check -top sqgen_dot", design)
     assert any(m.name.str() == "\\sqgen_dot" for m in design.selected_whole_modules_warn())
+
+
+@pytest.mark.parametrize(
+    "lanes,mb,narrow,pipe",
+    [(1, 2, None, 5), (2, 15, 14, 2), (33, 6, None, 3), (64, 7, 3, 7)],
+)
+def test_edge_configs_lint_clean(lanes, mb, narrow, pipe) -> None:
+    from gen.cmd_datapath import _lint, build_dot
+    from gen.config import min_acc_width
+
+    d = build_dot(lanes=lanes, mant_bits=mb, acc_width=min_acc_width(mb, lanes),
+                  pipeline=pipe, narrow_mant_bits=narrow)
+    _lint(d)  # raises gen.emit.LintError on any warning outside the documented waivers
+    assert d.manifest["latency"] == pipe

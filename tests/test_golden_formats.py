@@ -30,7 +30,7 @@ from golden.formats import (
     mx_quantize,
 )
 
-SETTINGS = settings(max_examples=60, deadline=None, derandomize=True)
+SETTINGS = settings(max_examples=100, deadline=None, derandomize=True, database=None)
 
 finite32 = st.floats(width=32, allow_nan=False, allow_infinity=False)
 # Mixture that hits zeros, subnormals, powers of two, the top of the range and plain values.
@@ -129,6 +129,13 @@ def test_hbfp_stochastic_seed_draws_documented_offsets():
     assert_same(a[1], b[1], "seeded vs explicit offsets")
     qa = hbfp_quantize(x, 5, 16, rounding="stochastic", seed=11)
     assert_same(qa, hbfp_decode(*b, 5, 16), "stochastic quantize vs decode(encode)")
+    # Offsets are drawn in x's own shape and order, whatever the block axis.
+    e0, q0 = hbfp_encode(x, 5, 3, axis=0, rounding="stochastic", seed=11)
+    e1, q1 = hbfp_encode(x.T, 5, 3, rounding="stochastic", offsets=k.T)
+    assert_same(q0, q1.T, "axis=0 mantissas")
+    q_axis0 = hbfp_quantize(x, 5, 3, axis=0, rounding="stochastic", seed=11)
+    assert_same(q_axis0, hbfp_decode(e0, q0, 5, 3, axis=0), "axis=0 values")
+    assert not (hbfp_quantize(x, 5, 16, rounding="stochastic", seed=12) == qa).all()
 
 
 def test_hbfp_stochastic_is_unbiased_over_all_offsets():

@@ -23,7 +23,7 @@ from golden.interplay import (
 )
 from golden.sparsity import nm_mask, unstructured_mask
 
-SETTINGS = settings(max_examples=60, deadline=None, derandomize=True)
+SETTINGS = settings(max_examples=100, deadline=None, derandomize=True, database=None)
 
 finite32 = st.one_of(
     st.floats(width=32, allow_nan=False, allow_infinity=False),

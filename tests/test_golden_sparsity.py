@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -26,7 +27,7 @@ from golden.sparsity import (
     unstructured_prune,
 )
 
-SETTINGS = settings(max_examples=60, deadline=None, derandomize=True)
+SETTINGS = settings(max_examples=100, deadline=None, derandomize=True, database=None)
 
 # Few distinct magnitudes (and both signs) so ties are frequent, as after quantization.
 tie_values = st.sampled_from([0.0, -0.0, 0.5, -0.5, 1.0, -1.0, 2.0, 3.0, -3.0])
@@ -114,7 +115,7 @@ def test_nm_mask_tie_rule_and_examples():
 @given(x=arrays(), frac=st.floats(0, 1))
 def test_unstructured_mask_count_order_ties(x, frac):
     keep = unstructured_mask(x, frac)
-    k = math.floor(frac * x.size) if frac not in (0.0, 1.0) else int(frac * x.size)
+    k = math.floor(Fraction(frac) * x.size)  # exact, as documented
     assert (~keep).sum() == k
     flat = np.abs(x.reshape(-1).astype(np.float64))
     order = sorted(range(flat.size), key=lambda i: (-flat[i], i))

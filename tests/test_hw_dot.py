@@ -249,3 +249,25 @@ def test_amaranth_stream_matches_golden(lanes, mb, n, extra, pipe):
     for t in np.nonzero(~sel)[0]:
         if t > 0:
             assert ga_a[t] == ga_a[t - 1] and ge_a[t] == ge_a[t - 1], f"cycle {t} changed"
+
+
+def test_amaranth_full_exponent_port_range():
+    """Exponents beyond HBFP's [-125, 128] (any 9-bit value) agree with golden, wrap included."""
+    from sim.tb_dot import DotStim
+
+    lanes, mb, n, aw = 3, 6, 2, min_acc_width(6, 3) + 2
+    rng = np.random.default_rng(11)
+    t = 120
+    ea = rng.choice([-256, -255, -200, 0, 200, 254, 255], t)
+    eb = rng.choice([-256, -255, -130, 0, 130, 254, 255], t)
+    stim = DotStim(valid=rng.random(t) < 0.9, first=rng.random(t) < 0.2,
+                   mode=rng.random(t) < 0.5, a_exp=ea, b_exp=eb,
+                   a=rng.integers(-64, 64, (t, lanes)), b=rng.integers(-64, 64, (t, lanes)),
+                   n_directed=0)
+    dut = HBFPDot(lanes=lanes, mant_bits=mb, acc_width=aw, pipeline=2, narrow_mant_bits=n)
+    gv, ga, ge = simulate(dut, stim)
+    sel = np.array(gv, dtype=bool)
+    exp_acc, exp_exp = stim.expected(mant_bits=mb, acc_width=aw, narrow_mant_bits=n)
+    assert np.array(ga)[sel].tolist() == exp_acc.tolist()
+    assert np.array(ge)[sel].tolist() == exp_exp.tolist()
+    assert (np.abs(exp_exp) > 300).any(), "extreme out_exp values were exercised"

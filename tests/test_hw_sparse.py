@@ -38,7 +38,7 @@ def _loop_violation(idx, n, m):
     for t in range(idx.shape[0]):
         for g in range(idx.shape[1] // n):
             grp = [int(v) for v in idx[t, g * n:(g + 1) * n]]
-            if any(a >= b for a, b in zip(grp, grp[1:])) or max(grp) >= m:
+            if any(a >= b for a, b in itertools.pairwise(grp)) or max(grp) >= m:
                 bad[t] = True
     return bad
 
@@ -56,7 +56,7 @@ def test_golden_decoder_matches_loops(n, m):
     assert viol.any() == can_fail
     # the sticky recurrence, literally
     e = [False]
-    for v, b, c in zip(stim.valid, viol, stim.clear):
+    for v, b, c in zip(stim.valid, viol, stim.clear, strict=True):
         e.append((e[-1] and not c) or (v and b))
     assert np.array_equal(err, np.array(e))
 
@@ -69,6 +69,10 @@ def test_meta_error_trace_rules():
     # beat never raises it; the clear in cycle 7 takes effect in cycle 8.
     want = [0, 0, 1, 1, 0, 1, 1, 1, 0]
     assert nm_hw.meta_error_trace(valid, viol, clear).astype(int).tolist() == want
+    # the waveform table in docs/sparsity.md
+    doc = nm_hw.meta_error_trace(np.ones(6, bool), np.array([0, 1, 0, 0, 1, 0], bool),
+                                 np.array([0, 0, 0, 1, 1, 0], bool))
+    assert doc.astype(int).tolist() == [0, 0, 1, 1, 0, 1, 1]
 
 
 def test_decoded_selection_equals_decompression():

@@ -85,18 +85,21 @@ def check(geo: PodGeometry, prog, words):
 
 
 CASES = [
-    # rows, cols, m, sparsity, M, N, K
-    (2, 2, 5, (1, 1), 3, 3, 5),
-    (4, 4, 7, (1, 1), 9, 6, 10),
-    (4, 3, 3, (2, 4), 5, 4, 11),
-    (3, 2, 5, (1, 1), 1, 2, 3),
+    # rows, cols, m, sparsity, bf (block = bf * Kf: a block may span folds), M, N, K
+    (2, 2, 5, (1, 1), 1, 3, 3, 5),
+    (4, 4, 7, (1, 1), 1, 9, 6, 10),
+    (4, 3, 3, (2, 4), 1, 5, 4, 11),
+    (3, 2, 5, (1, 1), 2, 1, 2, 13),
+    (3, 2, 5, (1, 3), 1, 4, 3, 20),
+    (1, 1, 7, (1, 1), 1, 2, 2, 3),
 ]
 
 
-@pytest.mark.parametrize("rows,cols,mb,sp,M,N,K", CASES)
-def test_pod_gemm_exact_and_cycles(rows, cols, mb, sp, M, N, K):
+@pytest.mark.parametrize("rows,cols,mb,sp,bf,M,N,K", CASES)
+def test_pod_gemm_exact_and_cycles(rows, cols, mb, sp, bf, M, N, K):
     kf = rows // sp[0] * sp[1]
-    geo = PodGeometry(rows, cols, mb, acc_width=2 * (mb + 1) + 6, block_size=kf, sparsity=sp)
+    geo = PodGeometry(rows, cols, mb, acc_width=2 * (mb + 1) + 6, block_size=bf * kf,
+                      sparsity=sp)
     rng = np.random.default_rng(1234 + rows * 7 + M)
     prog = pod_program(*random_hbfp_operands(M, N, K, geo, rng), geo)
     words, n_cycles = run_pod(geo, prog)
@@ -113,8 +116,10 @@ def test_pod_backpressure_and_weight_gaps():
     assert n_cycles > prog.cycles  # stalls can only cost cycles
 
 
-def test_pod_narrow_mode():
-    geo = PodGeometry(2, 2, 7, acc_width=20, block_size=2, narrow_mant_bits=3)
+@pytest.mark.parametrize("sp", [(1, 1), (1, 2)])
+def test_pod_narrow_mode(sp):
+    geo = PodGeometry(2, 2, 7, acc_width=20, block_size=2 * sp[1], narrow_mant_bits=3,
+                      sparsity=sp)
     rng = np.random.default_rng(3)
     qa, ea, qw, ew = random_hbfp_operands(3, 3, 4, geo, rng, narrow=True)
     # garbage in the ignored upper bits must not matter in narrow mode

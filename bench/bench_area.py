@@ -1,0 +1,57 @@
+"""Bench: wall time of the area flow as ``make area`` runs it, then the provisioning table.
+
+Times a cold run (``--no-cache``, as from a fresh clone) of ``python -m gen area --make`` for one
+HBFP6 dot unit at the papers' block 64, an 8x8 pod and a 32x32 pod (goals 30 s, 60 s, 120 s),
+then builds (or refreshes from cache) ``build/reports/provisioning.md``, printing its tables.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: (label, make-equivalent arguments, goal in seconds)
+CASES = [
+    ("dot unit (TARGET=dot FMT=hbfp6 BLOCK=64)",
+     ["--target", "dot", "--format", "hbfp6", "--block", "64"], 30.0),
+    ("8x8 pod (TARGET=pod POD=8x8 FMT=hbfp6)",
+     ["--target", "pod", "--pod", "8x8", "--format", "hbfp6"], 60.0),
+    ("32x32 pod (TARGET=pod POD=32x32 FMT=hbfp6)",
+     ["--target", "pod", "--pod", "32x32", "--format", "hbfp6"], 120.0),
+]
+
+
+def time_area(args: list[str]) -> tuple[float, str]:
+    """Run one cold area flow in a fresh process; return (seconds, last table line)."""
+    cmd = [sys.executable, "-m", "gen", "area", "--make", "--no-cache", *args]
+    t0 = time.perf_counter()
+    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    dt = time.perf_counter() - t0
+    if res.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed: {res.stderr.strip()}")
+    total = [ln for ln in res.stdout.splitlines() if ln.startswith("total")]
+    return dt, (total[-1] if total else "")
+
+
+def main() -> None:
+    print(f"{'area flow (cold, generic library)':<46} {'wall s':>8} {'goal s':>7}  total GE")
+    for label, args, goal in CASES:
+        dt, total = time_area(args)
+        ge = total.split()[-1] if total else "?"
+        flag = "" if dt <= goal else "  OVER GOAL"
+        print(f"{label:<46} {dt:>8.1f} {goal:>7.0f}  {ge}{flag}", flush=True)
+
+    from gen import provisioning
+
+    t0 = time.perf_counter()
+    provisioning.main(out_dir=ROOT / "build" / "reports")
+    print(f"provisioning report: {time.perf_counter() - t0:.1f} s "
+          "(build/reports/provisioning.md; cached syntheses are reused)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""Pod figures (``make bench``): generation wall time, Verilator build time, simulated MACs per
+wall-second under cocotb, and utilization of real layers against SCALE-Sim's WS model."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def gen_wall(pod: str) -> float:
+    """Wall seconds of ``python -m gen pod --pod <pod>`` (what ``make gen POD=<pod>`` runs)."""
+    with tempfile.TemporaryDirectory(prefix="sqgen-bench-") as tmp:
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "gen", "pod", "--make", "--pod", pod,
+                        "--out", str(Path(tmp) / "pod")], check=True, cwd=ROOT,
+                       capture_output=True, text=True)
+        return time.perf_counter() - t0
+
+
+def cocotb_gemm(pod: str, fmt: str, gemm: tuple[int, int, int], seed: int = 77) -> dict:
+    """Verilator build time and one always-ready GEMM's simulated MACs per wall-second."""
+    from cocotb_tools.runner import get_runner
+
+    from gen.cmd_pod import generate_pod, pod_config
+    from gen.config import DesignConfig, parse_pod
+    from sim.common import BUILD, VERILATOR_BUILD_ARGS
+    from sim.tb_pod import verilator_pch_fix
+
+    rows, cols = parse_pod(pod)
+    dc = DesignConfig(rows=rows, cols=cols, format=fmt)
+    design = generate_pod(dc)
+    p = pod_config(dc)
+    build = BUILD / "bench_pod" / f"verilator-{pod}"
+    src = build / "rtl"
+    src.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name in design.verilog_files:
+        (src / name).write_text(design.files[name])
+        paths.append(str(src / name))
+    report = build / "report.json"
+    report.unlink(missing_ok=True)
+    runner = get_runner("verilator")
+    t0 = time.perf_counter()
+    with verilator_pch_fix():
+        runner.build(sources=paths, hdl_toplevel=design.top, build_dir=build,
+                     build_args=list(VERILATOR_BUILD_ARGS), timescale=("1ns", "1ps"),
+                     always=True)
+    build_s = time.perf_counter() - t0
+    tb_cfg = {"rows": rows, "cols": cols, "mant_bits": dc.mant_bits, "acc_width": dc.acc_width,
+              "block": p["block_size"], "sparsity": list(p["sparsity"]),
+              "narrow_mant_bits": None, "gemm": list(gemm), "seed": seed, "backpressure": False}
+    runner.test(hdl_toplevel=design.top, test_module="sim.tb_pod", build_dir=build,
+                test_dir=build, testcase="cocotb_pod_gemm",
+                extra_env={"SQGEN_TB_CFG": json.dumps(tb_cfg), "SQGEN_TB_OUT": str(report)})
+    recs = json.loads(report.read_text()) if report.exists() else []
+    if not recs:
+        raise RuntimeError(f"cocotb GEMM on {pod} produced no report (failed?)")
+    return {"pod": pod, "build_s": build_s, **recs[-1]}
+
+
+def utilization_table(rows: int = 32, cols: int = 32) -> str:
+    from golden.systolic import layer_table
+
+    lines = [f"Utilization on a {rows}x{cols} pod (pod = exact RTL cycles; SCALE-Sim WS = "
+             "no-overlap model; util = M*N*K_eff / (cycles*R*C))",
+             f"{'layer':32s} {'M':>6s} {'N':>5s} {'K':>5s} | {'dense pod':>9s} {'SCALE-Sim':>9s} "
+             f"{'speedup':>7s} | {'2:4 pod':>8s} {'SCALE-Sim':>9s}"]
+    dense = layer_table(rows, cols)
+    sparse = layer_table(rows, cols, "2:4")
+    for d, s in zip(dense, sparse, strict=True):
+        lines.append(
+            f"{d['layer']:32s} {d['M']:6d} {d['N']:5d} {d['K']:5d} | {d['pod_util']:9.1%} "
+            f"{d['scalesim_util']:9.1%} {d['speedup']:6.2f}x | {s['pod_util']:8.1%} "
+            f"{s['scalesim_util']:9.1%}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    print(utilization_table(), flush=True)
+    for pod in ("32x32", "128x128"):
+        print(f"make gen POD={pod}: {gen_wall(pod):.1f} s wall", flush=True)
+    for pod, gemm in (("16x16", (256, 64, 256)), ("32x32", (256, 128, 256))):
+        r = cocotb_gemm(pod, "hbfp8", gemm)
+        print(f"cocotb/Verilator {pod} GEMM {gemm[0]}x{gemm[2]} by {gemm[2]}x{gemm[1]}: "
+              f"build {r['build_s']:.1f} s, {r['cycles']} cycles in {r['wall_s']:.2f} s = "
+              f"{r['cycles_per_wall_s']:.0f} cycles/s, {r['macs_per_wall_s']:.3g} MACs/wall-s",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()
