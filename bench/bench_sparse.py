@@ -13,6 +13,9 @@ checked bit-exactly against the golden twin, so the figure is for a working unit
 
 Effective dense MACs/cycle = ``blocks * K / cycles``; the sparse/dense ratio approaches
 ``M/N`` (exactly ``ceil(K/L)``) as the stream grows past the pipeline latency.
+
+When the Yosys area flow (:mod:`gen.area`, generic library, gate equivalents) is available, the
+bench also synthesizes both units and reports dense MACs per cycle per 1000 GE.
 Environment: ``SQGEN_BENCH_SPARSE_BLOCKS`` (default 256) blocks per configuration.
 """
 
@@ -139,6 +142,25 @@ def measure(n: int, m: int, k: int, mb: int, blocks: int, seed: int = SEED) -> d
     }
 
 
+def area_ge(n: int, m: int, k: int, mb: int) -> tuple[float, float] | None:
+    """(sparse unit GE, dense same-multiplier unit GE) from the Yosys flow, or None."""
+    try:
+        from gen import area
+        from gen.config import DesignConfig, min_acc_width
+        from gen.targets import generate
+
+        fmt = {7: "hbfp8", 5: "hbfp6", 3: "hbfp4"}[mb]
+        acc = min_acc_width(mb, k) + 8
+        sp = generate("sparsedot", DesignConfig(sparsity=f"{n}:{m}", block_size=k, format=fmt,
+                                                acc_width=acc))
+        dn = generate("dot", DesignConfig(block_size=n * k // m, format=fmt, acc_width=acc))
+        kw = {"cache_dir": area.DEFAULT_CACHE}
+        return area.area_of_design(sp, **kw).ge, area.area_of_design(dn, **kw).ge
+    except Exception as e:  # the area flow is optional for this bench
+        print(f"  (area skipped for {n}:{m}: {type(e).__name__}: {e})")
+        return None
+
+
 def main() -> None:
     blocks = int(os.environ.get("SQGEN_BENCH_SPARSE_BLOCKS", "256"))
     print(f"N:M sparse HBFP dot unit vs dense unit with the same multiplier count "
@@ -158,6 +180,17 @@ def main() -> None:
             bad.append(r["nm"])
     print("MAC/cyc counts dense MACs (pruned zeros included) over cycles from the first input "
           "beat to the last result; the dense unit needs ceil(K/mults) beats per block.")
+    print("\nArea (Yosys, generic library, hierarchical; both units with the same accumulator):")
+    print(f"{'N:M':>5} {'K':>3} {'mults':>5} | {'sparse GE':>9} {'MAC/cyc/kGE':>11} | "
+          f"{'dense GE':>9} {'MAC/cyc/kGE':>11} | {'sparse/dense area':>17}")
+    for n, m, k, mb in CONFIGS:
+        ge = area_ge(n, m, k, mb)
+        if ge is None:
+            continue
+        lanes = n * k // m
+        dense_rate = k / math.ceil(k / lanes)
+        print(f"{f'{n}:{m}':>5} {k:>3} {lanes:>5} | {ge[0]:>9.0f} {1000 * k / ge[0]:>11.2f} | "
+              f"{ge[1]:>9.0f} {1000 * dense_rate / ge[1]:>11.2f} | {ge[0] / ge[1]:>16.2f}x")
     if bad:
         raise RuntimeError(f"bench results disagree with golden for {', '.join(bad)}")
 

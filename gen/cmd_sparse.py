@@ -106,14 +106,20 @@ def generate_decoder(cfg: DesignConfig, *, packed24: bool = False) -> Design:
     return Design(top, {f"{top}.v": text}, man)
 
 
-def generate_sparsedot(cfg: DesignConfig, *, packed24: bool = False) -> Design:
-    """Build the sparse HBFP dot unit: decoder + ``HBFPDot(lanes = N*block/M)``."""
+def generate_sparsedot(
+    cfg: DesignConfig, *, packed24: bool = False, decoder_register: bool = False
+) -> Design:
+    """Build the sparse HBFP dot unit: decoder + ``HBFPDot(lanes = N*block/M)``.
+
+    Latency ``cfg.pipeline`` cycles, one more with ``decoder_register``.
+    """
     from hw.sparsedot import SparseHBFPDot
 
     n, m = _nm(cfg, "the sparse dot unit")
     dut = SparseHBFPDot(
         n=n, m=m, block=cfg.block_size, mant_bits=cfg.mant_bits, acc_width=cfg.acc_width,
         pipeline=cfg.pipeline, narrow_mant_bits=cfg.narrow_mant_bits, packed24=packed24,
+        decoder_register=decoder_register,
     )
     top = cfg.name or "sparse_dot"
     text = to_verilog(dut, top)
@@ -144,21 +150,22 @@ def generate_sparsedot(cfg: DesignConfig, *, packed24: bool = False) -> Design:
         ports=ports,
         protocol="valid only, no backpressure: one beat per cycle; accumulation as the dense "
         "dot unit (docs/dot.md); meta_error rises 1 cycle after the offending beat",
-        latency={"cycles": dut.latency, "decoder": 1, "dot": dut.latency - 1,
-                 "throughput_beats_per_cycle": 1},
+        latency={"cycles": dut.latency, "decoder": int(decoder_register),
+                 "dot": cfg.pipeline, "throughput_beats_per_cycle": 1},
         extra={
             "metadata": _metadata_doc(n, m, dut.groups, packed24, "in_w_idx", "in_w_meta"),
             "parameters": {"n": n, "m": m, "block": cfg.block_size, "lanes": dut.lanes,
                            "multipliers": dut.lanes, "dense_macs_per_beat": cfg.block_size,
                            "mant_bits": cfg.mant_bits, "narrow_mant_bits": cfg.narrow_mant_bits,
                            "acc_width": dut.acc_width, "pipeline": cfg.pipeline,
-                           "packed24": packed24},
+                           "packed24": packed24, "decoder_register": decoder_register},
         },
     )
     return Design(top, {f"{top}.v": text}, man)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``decoder`` and ``sparsedot`` subcommands."""
     for name, help_ in (
         ("decoder", "N:M sparse-index decoder with metadata checking"),
         ("sparsedot", "sparse HBFP dot-product unit (N:M-compressed weights x dense block)"),
@@ -167,29 +174,38 @@ def register(sub: argparse._SubParsersAction) -> None:
         add_design_args(p, pod=False)
         p.add_argument("--packed24", action="store_true",
                        help="take 2:4 metadata as packed nibbles on one bus (2:4 only)")
-        p.add_argument("--lint", action="store_true",
-                       help="also run verilator --lint-only -Wall on the result")
+        if name == "sparsedot":
+            p.add_argument("--decoder-register", action="store_true",
+                           help="register the decoder's selections (+1 cycle latency)")
+        p.add_argument("--no-lint", action="store_true", help="skip the Verilator lint check")
         p.set_defaults(func=run, target=name)
 
 
 def run(args: argparse.Namespace) -> int:
+    """Validate, generate, lint (unless ``--no-lint``) and write atomically; 0 on success."""
     cfg = design_from_args(args)
     if cfg.nm is None:
         raise ConfigError(f"{args.target} needs --sparsity N:M (e.g. 2:4)")
-    gen = generate_decoder if args.target == "decoder" else generate_sparsedot
-    design = gen(cfg, packed24=args.packed24)
-    out = Path(args.out or f"build/{args.target}")
-    if args.lint:
+    if args.out is None:
+        raise ConfigError("--out DIR is required")
+    if args.target == "decoder":
+        design = generate_decoder(cfg, packed24=args.packed24)
+    else:
+        design = generate_sparsedot(cfg, packed24=args.packed24,
+                                    decoder_register=args.decoder_register)
+    if not args.no_lint:
+        # Lint in a scratch directory first, so a lint failure writes nothing.
         import tempfile
 
         from gen.emit import lint_verilog
 
-        with tempfile.TemporaryDirectory() as td:
+        with tempfile.TemporaryDirectory(prefix="sqgen-lint-") as td:
             paths = []
             for name in design.verilog_files:
                 (Path(td) / name).write_text(design.files[name])
                 paths.append(Path(td) / name)
             lint_verilog(paths, design.top)
-    design.write(out)
-    print(f"wrote {out}/ ({', '.join(sorted(design.files))}, manifest.json)", file=sys.stderr)
+    out = design.write(args.out)
+    print(f"wrote {out} (top {design.top}, latency {design.manifest['latency']['cycles']} "
+          f"cycles)", file=sys.stderr)
     return 0

@@ -17,9 +17,9 @@ Conventions shared with the RTL (documented in ``docs/sparsity.md``):
   (``M`` not a power of two) its last index is ``>= M``. Strictly increasing plus ``last < M`` is
   exactly "every lane inside its window", so the window rule and the error agree.
 * **Sticky ``meta_error``**: a register, 0 after reset.
-  ``err[t+1] = (err[t] and not clear[t]) or (valid[t] and violation[t])``: it rises in the same
-  cycle as the offending beat's decoded output (latency 1) and a violation wins over a
-  simultaneous clear.
+  ``err[t+1] = (err[t] and not clear[t]) or (valid[t] and violation[t])``: it rises one cycle
+  after the offending beat is presented (with the registered decoder's output for that beat)
+  and a violation wins over a simultaneous clear.
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ __all__ = [
     "meta_error_trace",
     "pack_meta",
     "meta_layout",
-    "compress_weights",
     "sparse_dot_expected",
     "dense_dot_expected",
     "check_nm",
@@ -218,19 +217,6 @@ def meta_layout(
                 rows.append({"group": g, "lane": j, "flat_lane": k, "port": f"{prefix}__{k}",
                              "bits": f"[{ib - 1}:0]"})
     return rows
-
-
-def compress_weights(
-    w_man: np.ndarray, n: int, m: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """N:M-compress integer weight mantissas (already pruned) along the last axis.
-
-    Thin wrapper over :func:`golden.sparsity.nm_compress` that returns int64 values.
-    """
-    from golden.sparsity import nm_compress
-
-    vals, idx = nm_compress(np.asarray(w_man), n, m)
-    return np.asarray(vals).astype(np.int64), np.asarray(idx).astype(np.uint8)
 
 
 def sparse_dot_expected(

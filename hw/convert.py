@@ -189,23 +189,25 @@ class FP32ToHBFP(wiring.Component):
         m.d.comb += fmax.eq(_max_tree(list(eff)))
         invalid_a = Signal()
         m.d.comb += invalid_a.eq(Cat(*[f == 0xFF for f in fields]).any())
-        # d = how far below the block maximum each lane sits (>= 0).
+        # d = how far below the block maximum each lane sits (>= 0); 24-bit significand with
+        # subnormals read as 0.f, and the sign: all the per-lane datapath needs.
         dist_a = [Signal(8, name=f"dist_a{i}") for i in range(k)]
+        sig_a = [Cat(x[0:23], x[23:31] != 0, x[31]) for x in self.in_x]  # {sign, 1.f | 0.f}
         for i in range(k):
             m.d.comb += dist_a[i].eq(fmax - eff[i])
 
         # Optional register between the exponent tree and the per-lane datapath.
         if self._pipeline >= 2:
-            x_b = [Signal(32, name=f"x_b{i}") for i in range(k)]
+            x_b = [Signal(25, name=f"x_b{i}") for i in range(k)]
             dist_b = [Signal(8, name=f"dist_b{i}") for i in range(k)]
             fmax_b, inv_b, val_b = Signal(8), Signal(), Signal()
             m.d.sync += [fmax_b.eq(fmax), inv_b.eq(invalid_a), val_b.eq(self.in_valid)]
             for i in range(k):
-                m.d.sync += [x_b[i].eq(self.in_x[i]), dist_b[i].eq(dist_a[i])]
+                m.d.sync += [x_b[i].eq(sig_a[i]), dist_b[i].eq(dist_a[i])]
             stages_left = self._pipeline - 1
         else:
             x_b, dist_b, fmax_b, inv_b, val_b = (
-                list(self.in_x), dist_a, fmax, invalid_a, self.in_valid,
+                sig_a, dist_a, fmax, invalid_a, self.in_valid,
             )
             stages_left = self._pipeline
 
@@ -227,10 +229,7 @@ class FP32ToHBFP(wiring.Component):
                     m.d.sync += st.eq(nxt)
 
         for i in range(k):
-            x = x_b[i]
-            sign, field, frac = x[31], x[23:31], x[0:23]
-            sig = Cat(frac, field != 0)  # 24-bit significand; subnormals read as 0.f
-            d = dist_b[i]
+            sig, sign, d = x_b[i][0:24], x_b[i][24], dist_b[i]
             if not self._stochastic:
                 # A = sig * 2^(m+1) >> min(d, m+1) is exact (only appended zeros fall off), and
                 # |x| / 2^(e-m) = A / 2^25: integer part, guard bit, sticky OR below it.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import operator
 
-from amaranth.hdl import Module, Signal, signed, unsigned
+from amaranth.hdl import Module, Signal, Value, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -55,6 +55,11 @@ class NMDecoder(wiring.Component):
         Take the metadata as REFERENCE.md's packed 2:4 nibbles on one flat bus ``in_meta``
         (``4*groups`` bits, group ``g`` in ``[4g+3:4g]``, nibble ``idx0 | idx1<<2``) instead of
         the per-lane ports ``in_idx__k``. Only for 2:4.
+    registered : bool
+        Register ``out_valid``/``out_act`` (latency 1, the default for a standalone decoder).
+        ``False`` makes them combinational (latency 0), for embedding in front of a unit that
+        registers its inputs anyway or when the mux can share the next stage's cycle; saves
+        ``groups*n*width + 1`` flip-flops. ``meta_error`` is a register in both cases.
 
     Ports
     -----
@@ -69,19 +74,21 @@ class NMDecoder(wiring.Component):
         Packed 2:4 nibble bus (only with ``packed24``).
     out_valid : Out(1)
     out_act : Out(signed(width)).array(groups*n)
-        Selected activations; only updated on a valid beat (held otherwise).
+        Selected activations; registered: only updated on a valid beat (held otherwise).
     meta_error : Out(1)
-        Sticky: rises in the cycle ``out_valid`` presents the first beat whose metadata violates
-        the rule (some group with ``idx[j] >= idx[j+1]``, or last index ``>= m`` when ``m`` is not
-        a power of two); stays 1 until ``rst`` or ``in_clear``.
+        Sticky: rises one cycle after the first beat whose metadata violates the rule (some
+        group with ``idx[j] >= idx[j+1]``, or last index ``>= m`` when ``m`` is not a power of
+        two) is presented, i.e. together with that beat's registered output; stays 1 until
+        ``rst`` or ``in_clear``. Independent of ``registered``.
 
     Latency and throughput
     ----------------------
-    ``latency`` = 1 cycle (registered outputs), one beat per cycle.
+    ``latency`` = 1 cycle (``registered``) or 0 (combinational), one beat per cycle.
     """
 
     def __init__(
-        self, *, n: int, m: int, groups: int, width: int, packed24: bool = False
+        self, *, n: int, m: int, groups: int, width: int, packed24: bool = False,
+        registered: bool = True,
     ) -> None:
         # A refused construction must not later warn "created but never used".
         self._MustUse__silence = True
@@ -97,6 +104,7 @@ class NMDecoder(wiring.Component):
             raise ConfigError(f"packed 2:4 nibble metadata needs sparsity 2:4, not {n}:{m}")
         self._n, self._m, self._groups, self._width = n, m, groups, width
         self._packed24 = packed24
+        self._registered = bool(registered)
         ib = index_bits(m)
         sig = {
             "in_valid": In(1),
@@ -146,16 +154,20 @@ class NMDecoder(wiring.Component):
     @property
     def latency(self) -> int:
         """Cycles from a beat on the inputs to its result on the outputs."""
-        return 1
+        return int(self._registered)
 
-    def lane_index(self, k: int):
+    @property
+    def registered(self) -> bool:
+        return self._registered
+
+    def lane_index(self, k: int) -> Value:
         """Value (Amaranth) of lane ``k``'s index, whichever metadata port form is built."""
         if self._packed24:
             # Nibble g = idx0 | idx1<<2 at [4g+3:4g]: lane k = 2g+j sits at bits [2k+1:2k].
             return self.in_meta[2 * k: 2 * k + 2]
         return self.in_idx[k]
 
-    def elaborate(self, platform) -> Module:
+    def elaborate(self, platform: object) -> Module:
         mod = Module()
         n, m = self._n, self._m
         pow2 = (m & (m - 1)) == 0
@@ -171,8 +183,11 @@ class NMDecoder(wiring.Component):
                             mod.d.comb += sel.eq(self.in_act[g * m + p])
                     with mod.Default():
                         mod.d.comb += sel.eq(0)
-                with mod.If(self.in_valid):
-                    mod.d.sync += self.out_act[g * n + j].eq(sel)
+                if self._registered:
+                    with mod.If(self.in_valid):
+                        mod.d.sync += self.out_act[g * n + j].eq(sel)
+                else:
+                    mod.d.comb += self.out_act[g * n + j].eq(sel)
             # Strictly increasing + last < m is equivalent to every lane inside its window.
             for j in range(n - 1):
                 bad_terms.append(idx[j] >= idx[j + 1])
@@ -184,8 +199,11 @@ class NMDecoder(wiring.Component):
             for t in bad_terms[1:]:
                 acc = acc | t
             mod.d.comb += bad.eq(acc)
-        mod.d.sync += [
-            self.out_valid.eq(self.in_valid),
-            self.meta_error.eq((self.meta_error & ~self.in_clear) | (self.in_valid & bad)),
-        ]
+        if self._registered:
+            mod.d.sync += self.out_valid.eq(self.in_valid)
+        else:
+            mod.d.comb += self.out_valid.eq(self.in_valid)
+        mod.d.sync += self.meta_error.eq(
+            (self.meta_error & ~self.in_clear) | (self.in_valid & bad)
+        )
         return mod

@@ -41,6 +41,11 @@ class SparseHBFPDot(wiring.Component):
         Optional mixed-mantissa narrow mode (adds ``in_mode``), passed to the dot unit.
     packed24 : bool
         Metadata as the packed 2:4 nibble bus ``in_w_meta`` instead of ``in_w_idx__k``.
+    decoder_register : bool
+        Register the decoder's selections (and delay the weight side band to match): one more
+        cycle of latency and ``lanes*(2*(mant_bits+1)) + 2*EXP_WIDTH + 3`` flip-flops, in
+        exchange for taking the ``(m-n+1):1`` multiplexer out of the multiply cycle. Default
+        ``False``: the selection feeds the dot unit's multipliers directly.
 
     Ports
     -----
@@ -64,12 +69,12 @@ class SparseHBFPDot(wiring.Component):
         As :class:`hw.dot.HBFPDot`: value ``out_acc * 2^(out_exp - 2*m_mode)``.
     meta_error : Out(1)
         The decoder's sticky metadata error; it rises one cycle after the offending beat is
-        presented (``latency - dot.latency`` cycles before that beat's result).
+        presented (``latency - 1`` cycles before that beat's result), whatever the latency.
 
     Latency and throughput
     ----------------------
-    ``latency = 1 + dot latency`` (the decoder's selection register, then the dot pipeline);
-    one beat, i.e. ``block`` dense MACs with ``lanes`` multipliers, per cycle.
+    ``latency = pipeline + decoder_register`` (optional selection register, then the dot
+    pipeline); one beat, i.e. ``block`` dense MACs with ``lanes`` multipliers, per cycle.
     """
 
     def __init__(
@@ -83,6 +88,7 @@ class SparseHBFPDot(wiring.Component):
         pipeline: int = 1,
         narrow_mant_bits: int | None = None,
         packed24: bool = False,
+        decoder_register: bool = False,
     ) -> None:
         # A refused construction must not later warn "created but never used".
         self._MustUse__silence = True
@@ -98,7 +104,7 @@ class SparseHBFPDot(wiring.Component):
         # and the latency is known up front.
         self._dec = NMDecoder(
             n=n, m=m, groups=self._groups, width=operator.index(mant_bits) + 1,
-            packed24=self._packed24,
+            packed24=self._packed24, registered=bool(decoder_register),
         )
         try:
             self._dot = HBFPDot(
@@ -167,11 +173,15 @@ class SparseHBFPDot(wiring.Component):
         return self._packed24
 
     @property
+    def decoder_register(self) -> bool:
+        return self._dec.registered
+
+    @property
     def latency(self) -> int:
         """Cycles from a beat on the inputs to its ``out_valid``."""
         return self._dec.latency + self._dot.latency
 
-    def elaborate(self, platform) -> Module:
+    def elaborate(self, platform: object) -> Module:
         mod = Module()
         mod.submodules.decoder = dec = self._dec
         mod.submodules.dot = dot = self._dot
@@ -188,22 +198,31 @@ class SparseHBFPDot(wiring.Component):
             for k in range(self._lanes):
                 mod.d.comb += dec.in_idx[k].eq(self.in_w_idx[k])
 
-        # Side band delayed by the decoder's one register so it meets the selected activations.
-        # Captured only on valid beats (like the decoder's data) to avoid needless toggling.
-        w_d = [Signal(signed(self._mant_bits + 1), name=f"w_d{k}") for k in range(self._lanes)]
-        w_exp_d = Signal(signed(EXP_WIDTH))
-        a_exp_d = Signal(signed(EXP_WIDTH))
-        first_d = Signal()
-        with mod.If(self.in_valid):
-            mod.d.sync += [wd.eq(self.in_w[k]) for k, wd in enumerate(w_d)]
-            mod.d.sync += [
-                w_exp_d.eq(self.in_w_exp), a_exp_d.eq(self.in_a_exp), first_d.eq(self.in_first)
-            ]
-        if self._narrow is not None:
-            mode_d = Signal()
+        mode = self.in_mode if self._narrow is not None else None
+        if self._dec.registered:
+            # Side band delayed by the decoder's register so it meets the selected activations.
+            # Captured only on valid beats (like the decoder's data) to avoid needless toggling.
+            w_d = [Signal(signed(self._mant_bits + 1), name=f"w_d{k}")
+                   for k in range(self._lanes)]
+            w_exp_d = Signal(signed(EXP_WIDTH))
+            a_exp_d = Signal(signed(EXP_WIDTH))
+            first_d = Signal()
             with mod.If(self.in_valid):
-                mod.d.sync += mode_d.eq(self.in_mode)
-            mod.d.comb += dot.in_mode.eq(mode_d)
+                mod.d.sync += [wd.eq(self.in_w[k]) for k, wd in enumerate(w_d)]
+                mod.d.sync += [
+                    w_exp_d.eq(self.in_w_exp), a_exp_d.eq(self.in_a_exp),
+                    first_d.eq(self.in_first),
+                ]
+            if mode is not None:
+                mode_d = Signal()
+                with mod.If(self.in_valid):
+                    mod.d.sync += mode_d.eq(self.in_mode)
+                mode = mode_d
+        else:
+            w_d = [self.in_w[k] for k in range(self._lanes)]
+            w_exp_d, a_exp_d, first_d = self.in_w_exp, self.in_a_exp, self.in_first
+        if mode is not None:
+            mod.d.comb += dot.in_mode.eq(mode)
 
         mod.d.comb += [
             dot.in_valid.eq(dec.out_valid),

@@ -34,16 +34,26 @@ def _geometry(cfg: dict) -> PodGeometry:
 class PodTB:
     """Driver (two sources), monitor (result sink), golden model and checker for one GEMM."""
 
-    def __init__(self, dut, cfg: dict, *, stall_p: float, seed: int):
+    def __init__(self, dut, cfg: dict, *, stall_p: float, seed: int, narrow: bool = False):
         self.dut = dut
         self.cfg = cfg
         self.geo = _geometry(cfg)
         self.seed = seed
+        self.narrow = narrow
         rng = np.random.default_rng(seed)
         M, N, K = cfg["gemm"]
         self.mnk = (M, N, K)
         # model: stimulus and expected beats, all precomputed
-        self.prog = pod_program(*random_hbfp_operands(M, N, K, self.geo, rng), self.geo)
+        qa, ea, qw, ew = random_hbfp_operands(M, N, K, self.geo, rng, narrow=narrow)
+        if narrow:
+            # junk in the upper mantissa bits, which narrow mode must ignore (zeros stay zero so
+            # the N:M pattern holds)
+            nb = self.geo.narrow_mant_bits + 1
+            junk = rng.integers(0, 1 << (self.geo.mw - nb), size=qa.shape) << nb
+            qa = qa ^ junk
+            junk = rng.integers(0, 1 << (self.geo.mw - nb), size=qw.shape) << nb
+            qw = np.where(qw != 0, qw ^ junk, 0)
+        self.prog = pod_program(qa, ea, qw, ew, self.geo, narrow=narrow)
         self.ready = (rng.random(1 << 20) >= stall_p).astype(int).tolist() if stall_p else None
         self.words: list[int] = []
         self.cycles = 0
@@ -61,6 +71,8 @@ class PodTB:
         dut.res__ready.value = 0
         dut.w__payload.value = 0
         dut.act__payload.value = 0
+        if self.geo.narrow_mant_bits is not None:
+            dut.narrow.value = int(self.narrow)
         dut.rst.value = 1
         for _ in range(3):
             await RisingEdge(dut.clk)
@@ -179,15 +191,27 @@ try:
         tb.check(check_cycles=False)
         assert tb.cycles > tb.prog.cycles, "a stalling sink cannot be faster"
 
+    @cocotb.test()
+    async def cocotb_pod_narrow(dut):
+        """Run-time narrow mode (pods with a narrow format): upper mantissa bits ignored."""
+        cfg = _cfg()
+        if cfg.get("narrow_mant_bits") is None:
+            return
+        tb = PodTB(dut, cfg, stall_p=0.0, seed=cfg["seed"] + 2, narrow=True)
+        await tb.reset()
+        await tb.run()
+        tb.check(check_cycles=True)
+
 except ImportError:  # pragma: no cover - cocotb is a core dependency
     pass
 
 
 # ---- pytest runner --------------------------------------------------------------------------
-#: (id, pod, format, sparsity, GEMM M x N x K (never multiples of the pod), slow)
+#: (id, pod, format (":narrow" adds the run-time narrow port), sparsity, GEMM M x N x K (never
+#: multiples of the pod), slow)
 CONFIGS = [
     ("2x2-hbfp8-dense", "2x2", "hbfp8", None, (5, 3, 7), False),
-    ("4x4-hbfp6-2of4", "4x4", "hbfp6", "2:4", (9, 6, 13), False),
+    ("4x4-hbfp6n4-2of4", "4x4", "hbfp6:hbfp4", "2:4", (9, 6, 13), False),
     ("8x8-hbfp4-dense", "8x8", "hbfp4", None, (21, 13, 19), False),
     ("16x16-hbfp6-2of4", "16x16", "hbfp6", "2:4", (40, 20, 70), False),
     ("32x32-hbfp8-dense", "32x32", "hbfp8", None, (100, 40, 70), True),
@@ -237,7 +261,9 @@ def build_and_run(sim: str, cid: str, pod: str, fmt: str, sp: str | None,
     from sim.common import BUILD, run_cocotb
 
     rows, cols = parse_pod(pod)
-    dc = DesignConfig(rows=rows, cols=cols, format=fmt, sparsity=sp)
+    fmt, _, narrow = fmt.partition(":")
+    dc = DesignConfig(rows=rows, cols=cols, format=fmt, sparsity=sp,
+                      narrow_format=narrow or None)
     design = generate_pod(dc)
     p = pod_config(dc)
     build = BUILD / "pod" / f"{sim}-{cid}"
@@ -249,7 +275,7 @@ def build_and_run(sim: str, cid: str, pod: str, fmt: str, sp: str | None,
         paths.append(src / name)
     tb_cfg = {"rows": rows, "cols": cols, "mant_bits": dc.mant_bits,
               "acc_width": dc.acc_width, "block": p["block_size"], "sparsity": list(p["sparsity"]),
-              "narrow_mant_bits": None, "gemm": list(gemm), "seed": seed,
+              "narrow_mant_bits": dc.narrow_mant_bits, "gemm": list(gemm), "seed": seed,
               "backpressure": backpressure}
     env = {"SQGEN_TB_CFG": json.dumps(tb_cfg)}
     if report:

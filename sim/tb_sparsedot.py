@@ -263,17 +263,18 @@ except ImportError:  # pragma: no cover
 # ---------------------------------------------------------------------------------------------
 # pytest runner
 
-#: (id, sparsity, block, format, narrow, pipeline, packed24, fast-suite simulators).
+#: (id, sparsity, block, format, narrow, pipeline, packed24, decoder_register,
+#:  fast-suite simulators).
 #: A Verilator build costs ~30-40 s on the CI machine: the fast suite runs 2:4 on both
 #: simulators and the other configs on Icarus; ``make regress`` (slow) runs all on both.
 COSIM_CONFIGS = [
-    ("2of4", "2:4", 16, "hbfp6", None, 1, False, ("icarus", "verilator")),
-    ("2of4p", "2:4", 8, "hbfp8", None, 2, True, ("icarus",)),
-    ("1of4", "1:4", 16, "hbfp8", None, 1, False, ("icarus",)),
-    ("2of8", "2:8", 16, "hbfp6", None, 3, False, ("icarus",)),
-    ("4of8", "4:8", 16, "hbfp4", None, 1, False, ("icarus",)),
-    ("3of7", "3:7", 14, "hbfp6", "hbfp4", 2, False, ("icarus",)),
-    ("1of16", "1:16", 32, "hbfp6", None, 1, False, ()),
+    ("2of4", "2:4", 16, "hbfp6", None, 1, False, False, ("icarus", "verilator")),
+    ("2of4p", "2:4", 8, "hbfp8", None, 2, True, True, ("icarus",)),
+    ("1of4", "1:4", 16, "hbfp8", None, 1, False, False, ("icarus",)),
+    ("2of8", "2:8", 16, "hbfp6", None, 3, False, True, ("icarus",)),
+    ("4of8", "4:8", 16, "hbfp4", None, 1, False, True, ("icarus",)),
+    ("3of7", "3:7", 14, "hbfp6", "hbfp4", 2, False, False, ("icarus",)),
+    ("1of16", "1:16", 32, "hbfp6", None, 1, False, False, ()),
 ]
 
 
@@ -317,10 +318,10 @@ def test_sparsedot_cosim(sim, cfg):
     from gen.config import DesignConfig
     from sim.common import BUILD, run_cocotb
 
-    cid, sp, blk, fmt, narrow, pipe, packed = cfg
+    cid, sp, blk, fmt, narrow, pipe, packed, dreg = cfg
     dc = DesignConfig(sparsity=sp, block_size=blk, format=fmt, narrow_format=narrow,
                       pipeline=pipe, rows=blk)
-    design = generate_sparsedot(dc, packed24=packed)
+    design = generate_sparsedot(dc, packed24=packed, decoder_register=dreg)
     build = BUILD / "sparsedot" / f"{sim}-{cid}"
     paths = write_sources(design, build)
     n, m = dc.nm

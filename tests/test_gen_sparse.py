@@ -44,13 +44,23 @@ def test_cli_writes_design(tmp_path, capsys, cmd):
         assert re.search(rf"input \[1:0\] {row['port']};", text)
     assert ports["meta_error"]["direction"] == "output"
     if cmd == "sparsedot":
-        assert man["latency"]["cycles"] == 2
+        assert man["latency"]["cycles"] == 1
         assert man["parameters"]["multipliers"] == 8
         assert man["parameters"]["dense_macs_per_beat"] == 16
         assert sum(1 for n in ports if n.startswith("in_w__")) == 8
         assert sum(1 for n in ports if n.startswith("in_a__")) == 16
     else:
         assert man["latency"]["cycles"] == 1
+
+
+def test_sparsedot_decoder_register_flag(tmp_path, capsys):
+    out = tmp_path / "r"
+    rc, _ = _run(["sparsedot", "--sparsity", "2:4", "--block", "8", "--pipeline", "2",
+                  "--decoder-register", "--no-lint", "--out", str(out)], capsys)
+    assert rc == 0
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["latency"]["cycles"] == 3 and man["latency"]["decoder"] == 1
+    assert man["parameters"]["decoder_register"] is True
 
 
 def test_packed24_manifest(tmp_path, capsys):
@@ -79,6 +89,7 @@ def test_packed24_manifest(tmp_path, capsys):
         (["--sparsity", "dense", "--block", "16"], "needs --sparsity"),
         (["--sparsity", "2:8", "--block", "16", "--packed24"], "needs sparsity 2:4"),
         (["--sparsity", "2:4", "--block", "0"], "block size must be a positive integer"),
+        (["--sparsity", "2:4", "--block", "16", "--format", "fp16"], "format must be one of"),
     ],
 )
 @pytest.mark.parametrize("cmd", ["decoder", "sparsedot"])
@@ -89,6 +100,11 @@ def test_cli_bad_input(tmp_path, capsys, cmd, argv, msg):
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and msg in lines[0], err
     assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_cli_requires_out(capsys):
+    rc, err = _run(["decoder", "--sparsity", "2:4", "--block", "16"], capsys)
+    assert rc == 2 and err.strip() == "error: --out DIR is required"
 
 
 def test_cli_subprocess_exit_code(tmp_path):
@@ -109,19 +125,21 @@ def test_generators_refuse_dense():
 
 
 @pytest.mark.parametrize(
-    "gen,sp,block,fmt,narrow,packed",
+    "gen,sp,block,fmt,narrow,kw",
     [
-        (generate_decoder, "2:4", 16, "hbfp6", None, False),
-        (generate_decoder, "2:4", 16, "hbfp6", None, True),
-        (generate_decoder, "3:7", 14, "hbfp8", None, False),
-        (generate_sparsedot, "2:4", 16, "hbfp6", None, False),
-        (generate_sparsedot, "3:7", 14, "hbfp6", "hbfp4", False),
-        (generate_sparsedot, "1:16", 16, "hbfp4", None, False),
+        (generate_decoder, "2:4", 16, "hbfp6", None, {}),
+        (generate_decoder, "2:4", 16, "hbfp6", None, {"packed24": True}),
+        (generate_decoder, "3:7", 14, "hbfp8", None, {}),
+        (generate_sparsedot, "2:4", 16, "hbfp6", None, {}),
+        (generate_sparsedot, "2:4", 16, "hbfp6", None, {"packed24": True,
+                                                        "decoder_register": True}),
+        (generate_sparsedot, "3:7", 14, "hbfp6", "hbfp4", {"decoder_register": True}),
+        (generate_sparsedot, "1:16", 16, "hbfp4", None, {}),
     ],
 )
-def test_lint_clean(tmp_path, gen, sp, block, fmt, narrow, packed):
+def test_lint_clean(tmp_path, gen, sp, block, fmt, narrow, kw):
     cfg = DesignConfig(sparsity=sp, block_size=block, format=fmt, narrow_format=narrow)
-    design = gen(cfg, packed24=packed)
+    design = gen(cfg, **kw)
     out = design.write(tmp_path / "d")
     lint_verilog([out / f for f in design.verilog_files], design.top)  # raises on warnings
     assert design.manifest["lint_waivers"]

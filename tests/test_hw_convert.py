@@ -175,3 +175,13 @@ def test_convert_properties():
     assert (dut.block_size, dut.mant_bits, dut.latency, dut.stochastic) == (12, 5, 2, False)
     with pytest.raises(AttributeError):
         dut.latency = 3
+
+
+def test_convert_block_single_matches_stream():
+    rng = np.random.default_rng(9)
+    blocks = convert_random(6, 3, rng)
+    for stoch in (False, True):
+        e, q, inv = G.convert_blocks(blocks, 4, stochastic=stoch, offset_bits=8)
+        e0, q0, inv0 = G.convert_block(blocks[0], 4, stochastic=stoch,
+                                       lfsr_state=G.lfsr_lane_seeds(6), offset_bits=8)
+        assert (e0, q0.tolist(), inv0) == (int(e[0]), q[0].tolist(), bool(inv[0]))

@@ -156,14 +156,18 @@ def _sim_decoder(dut: NMDecoder, stim) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
 
 @pytest.mark.parametrize(
-    "n,m,groups,packed",
-    [(2, 4, 4, False), (2, 4, 4, True), (1, 4, 2, False), (2, 8, 2, False), (4, 8, 2, False),
-     (3, 7, 2, False), (1, 2, 3, False), (15, 16, 1, False), (1, 5, 2, False)],
+    "n,m,groups,packed,reg",
+    [(2, 4, 4, False, True), (2, 4, 4, True, True), (1, 4, 2, False, True),
+     (2, 8, 2, False, True), (4, 8, 2, False, True), (3, 7, 2, False, True),
+     (1, 2, 3, False, True), (15, 16, 1, False, True), (1, 5, 2, False, True),
+     (2, 4, 4, True, False), (3, 7, 2, False, False)],
 )
-def test_decoder_pysim(n, m, groups, packed):
+def test_decoder_pysim(n, m, groups, packed, reg):
+    # The harness samples before driving the next beat, so a combinational decoder shows the
+    # previous beat's selection at the same sample as a registered one: same expectations.
     width = 6
-    dut = NMDecoder(n=n, m=m, groups=groups, width=width, packed24=packed)
-    assert dut.latency == 1 and dut.lanes == groups * n and dut.index_bits == max(
+    dut = NMDecoder(n=n, m=m, groups=groups, width=width, packed24=packed, registered=reg)
+    assert dut.latency == int(reg) and dut.lanes == groups * n and dut.index_bits == max(
         1, (m - 1).bit_length())
     seed = 100 * m + n
     stim = tb_decoder.make_stim(n, m, groups, width, 80, seed, corrupt_rate=0.08,
@@ -222,23 +226,25 @@ def _sim_sparsedot(dut: SparseHBFPDot, p: dict, stim) -> tuple[list, list]:
 
 
 @pytest.mark.parametrize(
-    "n,m,block,mb,narrow,pipe,packed,corrupt",
+    "n,m,block,mb,narrow,pipe,packed,dreg,corrupt",
     [
-        (2, 4, 16, 5, None, 1, False, 0.0),
-        (2, 4, 8, 7, None, 2, True, 0.05),
-        (1, 4, 8, 3, None, 1, False, 0.0),
-        (2, 8, 16, 5, None, 3, False, 0.05),
-        (4, 8, 8, 5, None, 1, False, 0.0),
-        (3, 7, 14, 5, 3, 2, False, 0.05),
+        (2, 4, 16, 5, None, 1, False, False, 0.0),
+        (2, 4, 16, 5, None, 1, False, True, 0.05),
+        (2, 4, 8, 7, None, 2, True, False, 0.05),
+        (1, 4, 8, 3, None, 1, False, True, 0.0),
+        (2, 8, 16, 5, None, 3, False, False, 0.05),
+        (4, 8, 8, 5, None, 1, False, False, 0.0),
+        (3, 7, 14, 5, 3, 2, False, True, 0.05),
+        (3, 7, 14, 5, 3, 1, False, False, 0.05),
     ],
 )
-def test_sparsedot_pysim(n, m, block, mb, narrow, pipe, packed, corrupt):
+def test_sparsedot_pysim(n, m, block, mb, narrow, pipe, packed, dreg, corrupt):
     from gen.config import min_acc_width
 
     acc = min_acc_width(mb, block) + 4
     dut = SparseHBFPDot(n=n, m=m, block=block, mant_bits=mb, acc_width=acc, pipeline=pipe,
-                        narrow_mant_bits=narrow, packed24=packed)
-    assert dut.lanes == n * block // m and dut.latency == 1 + pipe
+                        narrow_mant_bits=narrow, packed24=packed, decoder_register=dreg)
+    assert dut.lanes == n * block // m and dut.latency == pipe + dreg
     p = {"n": n, "m": m, "block": block, "lanes": dut.lanes, "mant_bits": mb,
          "narrow_mant_bits": narrow, "acc_width": acc, "latency": dut.latency,
          "packed24": packed, "seed": 31 * m + n}
