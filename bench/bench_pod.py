@@ -30,7 +30,6 @@ def cocotb_gemm(pod: str, fmt: str, gemm: tuple[int, int, int], seed: int = 77) 
     from gen.cmd_pod import generate_pod, pod_config
     from gen.config import DesignConfig, parse_pod
     from sim.common import BUILD, VERILATOR_BUILD_ARGS
-    from sim.tb_pod import verilator_pch_fix
 
     rows, cols = parse_pod(pod)
     dc = DesignConfig(rows=rows, cols=cols, format=fmt)
@@ -47,10 +46,9 @@ def cocotb_gemm(pod: str, fmt: str, gemm: tuple[int, int, int], seed: int = 77) 
     report.unlink(missing_ok=True)
     runner = get_runner("verilator")
     t0 = time.perf_counter()
-    with verilator_pch_fix():
-        runner.build(sources=paths, hdl_toplevel=design.top, build_dir=build,
-                     build_args=list(VERILATOR_BUILD_ARGS), timescale=("1ns", "1ps"),
-                     always=True)
+    runner.build(sources=paths, hdl_toplevel=design.top, build_dir=build,
+                 build_args=list(VERILATOR_BUILD_ARGS), timescale=("1ns", "1ps"),
+                 always=True)
     build_s = time.perf_counter() - t0
     tb_cfg = {"rows": rows, "cols": cols, "mant_bits": dc.mant_bits, "acc_width": dc.acc_width,
               "block": p["block_size"], "sparsity": list(p["sparsity"]),

@@ -15,7 +15,14 @@ from typing import Any
 
 from gen.cli import add_design_args, design_from_args, flag_name
 from gen.config import ConfigError, DesignConfig
-from gen.emit import Design, clock_ports, design_manifest, lint_verilog, to_verilog
+from gen.emit import (
+    Design,
+    clock_ports,
+    design_manifest,
+    lint_verilog,
+    port_table,
+    to_verilog,
+)
 
 __all__ = ["register", "run", "generate_pod", "pod_config", "POD_PROTOCOL"]
 
@@ -82,30 +89,6 @@ def pod_config(cfg: DesignConfig, *, names: dict[str, str] | None = None) -> dic
     }
 
 
-def _port_table(component: Any, meanings: dict[str, str]) -> list[dict[str, Any]]:
-    """:func:`gen.emit.port_table` for struct-shaped ports (stream payloads).
-
-    ``port_table`` reads ``shape.width``, which a ``StructLayout`` lacks; the layout's ``size``
-    is the port width. Meanings are looked up by the full Verilog port name.
-    """
-    from amaranth.hdl import Shape
-    from amaranth.lib import data as _data
-    from amaranth.lib.wiring import In
-
-    rows = []
-    for path, member, value in component.signature.flatten(component):
-        vname = "__".join(str(p) for p in path)
-        shape = value.shape()
-        if isinstance(shape, _data.Layout):
-            width, signed = shape.size, False
-        else:
-            sh = Shape.cast(shape)
-            width, signed = sh.width, sh.signed
-        rows.append({"name": vname, "direction": "input" if member.flow == In else "output",
-                     "width": width, "signed": bool(signed), "meaning": meanings.get(vname, "")})
-    return rows
-
-
 def _layout(fields: list[tuple[str, int]]) -> dict[str, dict[str, int]]:
     out, pos = {}, 0
     for name, w in fields:
@@ -146,7 +129,7 @@ def generate_pod(cfg: DesignConfig, *, names: dict[str, str] | None = None) -> D
         kind="pod",
         top=top,
         config=config,
-        ports=clock_ports() + _port_table(pod, _MEANINGS),
+        ports=clock_ports() + port_table(pod, _MEANINGS),
         protocol=POD_PROTOCOL,
         latency=pod.latency,
         extra={

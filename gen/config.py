@@ -113,7 +113,8 @@ class DesignConfig:
     narrow_format:
         Optional mixed-mantissa (Accuracy Boosters) narrow mode, narrower than ``format``.
     block_size:
-        HBFP block size (lanes ``k`` of a dot-product unit). Defaults to ``rows``.
+        HBFP block size (dense reduction elements per block; lanes ``k`` of a dense dot unit).
+        Defaults to ``rows``, or ``rows*M/N`` with N:M sparsity (one pod fold).
     sparsity:
         ``"N:M"`` structured sparsity of the weights along the reduction axis, or ``None``.
     acc_width:
@@ -156,9 +157,15 @@ class DesignConfig:
                 )
             s(self, "narrow_format", str(self.narrow_format).strip().lower())
             s(self, "narrow_mant_bits", nm)
-        bs = self.rows if self.block_size is None else _pos_int(self.block_size, "block size")
-        s(self, "block_size", bs)
         sp = parse_sparsity(self.sparsity)
+        if self.block_size is not None:
+            bs = _pos_int(self.block_size, "block size")
+        elif sp is not None and self.rows % sp[0] == 0:
+            # N physical rows serve M reduction elements: one fold covers rows*M/N elements.
+            bs = self.rows * sp[1] // sp[0]
+        else:
+            bs = self.rows
+        s(self, "block_size", bs)
         s(self, "sparsity", None if sp is None else f"{sp[0]}:{sp[1]}")
         if sp is not None and self.block_size % sp[1] != 0:
             raise ConfigError(

