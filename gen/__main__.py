@@ -7,6 +7,7 @@ import importlib
 import sys
 
 from gen.config import ConfigError
+from gen.emit import LintError
 
 #: Modules that contribute subcommands; each defines ``register(subparsers)``.
 COMMAND_MODULES = (
@@ -44,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except LintError as e:
+        # a generator bug, not a user error: say so plainly, keep Verilator's report
+        print(f"error: generated Verilog failed lint (please report): {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     return int(rc or 0)

@@ -46,7 +46,8 @@ LINEAR_KINDS: tuple[str, ...] = (
     "output.dense",
 )
 
-#: ``linear(name, x, w, b) -> y``: ``x`` is (..., in), ``w`` is (out, in) as stored, ``b`` (out,).
+#: ``linear(name, x, w, b) -> y``: ``x`` is (tokens, in), ``w`` is (out, in) as stored, ``b``
+#: (out,); returns (tokens, out).
 Linear = Callable[[str, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
@@ -210,25 +211,27 @@ class MiniLM:
         scale = np.float32(1.0 / np.sqrt(dh))
 
         def lin(name: str, h: np.ndarray) -> np.ndarray:
+            # ``h`` is (B*L, in): one GEMM per layer. A 3-D operand would make matmul loop over
+            # B small products, far slower and prone to BLAS thread thrashing.
             y = linear(name, h, w[f"encoder.{name}.weight"], w[f"encoder.{name}.bias"])
-            return np.asarray(y, dtype=np.float32)
+            return np.asarray(y, dtype=h.dtype)
+
+        def split(t: np.ndarray) -> np.ndarray:
+            return t.reshape(bsz, seq, heads, dh).transpose(0, 2, 1, 3)
 
         for i in range(self.n_layers):
             p = f"layer.{i}."
-
-            def split(t: np.ndarray) -> np.ndarray:
-                return t.reshape(bsz, seq, heads, dh).transpose(0, 2, 1, 3)
-
-            q = split(lin(p + "attention.self.query", x))
-            k = split(lin(p + "attention.self.key", x))
-            v = split(lin(p + "attention.self.value", x))
+            xf = x.reshape(bsz * seq, hid)  # one object for Q, K and V (lets callers cache)
+            q = split(lin(p + "attention.self.query", xf))
+            k = split(lin(p + "attention.self.key", xf))
+            v = split(lin(p + "attention.self.value", xf))
             s = (q @ k.transpose(0, 1, 3, 2)) * scale + neg
             s = np.exp(s - s.max(-1, keepdims=True))
             s /= s.sum(-1, keepdims=True)
-            ctx = (s @ v).transpose(0, 2, 1, 3).reshape(bsz, seq, hid)
+            ctx = (s @ v).transpose(0, 2, 1, 3).reshape(bsz * seq, hid)
             a = lin(p + "attention.output.dense", ctx)
             x = _layer_norm(
-                a + x,
+                a + xf,
                 w[f"encoder.{p}attention.output.LayerNorm.weight"],
                 w[f"encoder.{p}attention.output.LayerNorm.bias"],
                 eps,
@@ -240,7 +243,7 @@ class MiniLM:
                 w[f"encoder.{p}output.LayerNorm.weight"],
                 w[f"encoder.{p}output.LayerNorm.bias"],
                 eps,
-            )
+            ).reshape(bsz, seq, hid)
         return x
 
     def encode(

@@ -425,9 +425,7 @@ def _compressed_linear(weights: dict[str, np.ndarray], act_quant: Callable | Non
         if act_quant is not None:
             # Q, K and V read the same input array: quantize it once, not three times.
             if last[0] is not x:
-                shp = x.shape
-                last[:] = [x, np.asarray(act_quant(x.reshape(-1, shp[-1])), np.float32)
-                           .reshape(shp)]
+                last[:] = [x, np.asarray(act_quant(x), np.float32)]
             x = last[1]
         return x @ weights[name].T + b
 
