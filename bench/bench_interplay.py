@@ -25,8 +25,10 @@ def main() -> None:
     for note in res.skipped:
         print(f"interplay note: {note}")
     verdict = "within" if wall <= BUDGET_S else "OVER"
-    print(f"interplay wall time (sweep + model check + report): {wall:.1f} s "
-          f"({verdict} the {BUDGET_S:.0f} s budget, {os.cpu_count()} CPUs); report: {path}")
+    print(
+        f"interplay wall time (sweep + model check + report): {wall:.1f} s "
+        f"({verdict} the {BUDGET_S:.0f} s budget, {os.cpu_count()} CPUs); report: {path}"
+    )
 
 
 if __name__ == "__main__":

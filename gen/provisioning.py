@@ -56,14 +56,15 @@ class Point:
 
 
 def measure(target: str, cfg: DesignConfig | None, lib: Any, *, use_cache: bool = True,
-            flat: bool = False) -> Point:
-    """Synthesize one target; failures become ``Point.error`` (the report says so)."""
+            flat: bool = False, design: Any = None) -> Point:
+    """Synthesize one target (or its prebuilt ``design``); failures become ``Point.error``."""
     from gen import area
     from gen.cmd_area import build_target
 
     t0 = time.perf_counter()
     try:
-        design = build_target(target, cfg or DesignConfig())
+        if design is None:
+            design = build_target(target, cfg or DesignConfig())
         rep = area.area_of_design(design, liberty=lib, flat=flat,
                                   cache_dir=area.DEFAULT_CACHE if use_cache else None)
     except Exception as e:  # noqa: BLE001 - a missing generator must not sink the report
@@ -106,21 +107,33 @@ def main_block(quick: bool) -> int:
     return 16 if quick else 64
 
 
-def run_plan(plan: dict[str, tuple[str, DesignConfig | None]], lib: Any, *,
-             use_cache: bool = True, jobs: int | None = None) -> dict[str, Point]:
-    """Synthesize every plan entry (designs in parallel; each worker is its own process)."""
+def run_plan(plan: dict[str, tuple[str, DesignConfig | None]], libs: list[Any], *,
+             use_cache: bool = True, jobs: int | None = None) -> dict[str, dict[str, Point]]:
+    """Synthesize every plan entry with every library: library tag -> key -> point.
+
+    Each design is generated once (elaboration, not synthesis, dominates a cached run) and
+    synthesized per library; designs run in parallel, each Yosys worker is its own process.
+    """
+    from gen.cmd_area import build_target
+
     keys = list(plan)
     n = jobs or max(1, min(2, os.cpu_count() or 1))
 
-    def one(k: str) -> Point:
+    def one(k: str) -> dict[str, Point]:
         t, c = plan[k]
-        return measure(t, c, lib, use_cache=use_cache)
+        try:
+            design = build_target(t, c or DesignConfig())
+        except Exception as e:  # noqa: BLE001 - a missing generator must not sink the report
+            msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+            return {lib.tag: Point(t, c, error=msg) for lib in libs}
+        return {lib.tag: measure(t, c, lib, use_cache=use_cache, design=design)
+                for lib in libs}
 
     # Largest first so that the long 64-lane units do not end up alone at the tail.
     keys.sort(key=lambda k: -_weight(plan[k]))
     with ThreadPoolExecutor(max_workers=n) as ex:
         pts = dict(zip(keys, ex.map(one, keys), strict=True))
-    return {k: pts[k] for k in plan}
+    return {lib.tag: {k: pts[k][lib.tag] for k in plan} for lib in libs}
 
 
 def _weight(entry: tuple[str, DesignConfig | None]) -> int:
@@ -266,16 +279,15 @@ def build_tables(res: dict[str, dict[str, Point]], units: list[str], quick: bool
 
     # 5. pods
     out += ["## Pod scaling (HBFP6, block = rows, hierarchical synthesis)", "",
-            "| pod | " + " | ".join(f"total {u} | {u} / PE" for u in units) + " | synth s |",
-            "|---|" + "---:|---:|" * len(units) + "---:|"]
+            "| pod | " + " | ".join(f"total {u} | {u} / PE" for u in units) + " |",
+            "|---|" + "---:|---:|" * len(units)]
     for r in pods:
         key = f"pod/{r}"
         cells = []
         for lt, u in zip(libs, units, strict=True):
             v = _val(res[lt].get(key), u)
             cells.append(f"{_fmt(v, 0)} | {_fmt(None if v is None else v / (r * r))}")
-        secs = res[libs[0]].get(key)
-        out.append(f"| {r}x{r} | " + " | ".join(cells) + f" | {secs.seconds:.1f} |")
+        out.append(f"| {r}x{r} | " + " | ".join(cells) + " |")
     pod_missing = sorted({f"- {k} ({lt}): {res[lt][k].error}" for lt in libs
                           for k in res[lt] if k.startswith("pod") and not res[lt][k].ok})
     out += [""] + (["Not available:"] + pod_missing + [""] if pod_missing else [])
@@ -352,9 +364,11 @@ def _plots(res: dict[str, dict[str, Point]], units: list[str], out_dir: Path,
                 per_mac(res[lt], "hbfp6", mb, u, unit_key=f"sparsedot/hbfp6/{mb}/1:4")]
         xs = [n for n, v in zip(names, vals, strict=True) if v is not None]
         ys = [v for v in vals if v is not None]
-        ax.bar(xs, ys, color="tab:blue")
+        bars = ax.bar(xs, ys, color="tab:blue")
+        if ys and vals[0] is not None:
+            ax.bar_label(bars, labels=[f"{vals[0] / y:.1f}x" for y in ys], fontsize=8)
         ax.set_yscale("log")
-        ax.set_ylabel(f"{u} per (effective) MAC")
+        ax.set_ylabel(f"{u} per (effective) MAC; labels: FP32 / this")
         ax.set_title(f"area per MAC, block {mb} ({lt})")
         ax.tick_params(axis="x", rotation=30)
     fig.tight_layout()
@@ -378,6 +392,7 @@ def _plots(res: dict[str, dict[str, Point]], units: list[str], out_dir: Path,
     ptsp = [(r, v / (r * r)) for r, v in ptsp if v is not None]
     if ptsp:
         axes[1].plot([f"{r}x{r}" for r, _ in ptsp], [v for _, v in ptsp], "o-")
+    axes[1].set_ylim(bottom=0)
     axes[1].set_ylabel(f"{u} per PE")
     axes[1].set_title(f"HBFP6 pod, area per PE ({lt})")
     fig.tight_layout()
@@ -396,10 +411,11 @@ def flat_vs_hier(lib: Any, use_cache: bool) -> list[str]:
     if not (h.ok and f.ok):
         return out + [f"Not available: {h.error or f.error}", ""]
     d = 100 * (f.ge - h.ge) / h.ge
-    out += ["| mode | GE | cells | synth s |", "|---|---:|---:|---:|",
+    out += ["| mode | GE | cells | transistors |", "|---|---:|---:|---:|",
             f"| hierarchical (unique modules x instances) | {h.ge:,.0f} | {h.cells:,} | "
-            f"{h.seconds:.1f} |",
-            f"| flat (whole pod flattened) | {f.ge:,.0f} | {f.cells:,} | {f.seconds:.1f} |", "",
+            f"{h.transistors:,} |",
+            f"| flat (whole pod flattened) | {f.ge:,.0f} | {f.cells:,} | {f.transistors:,} |",
+            "",
             f"Cross-boundary optimization changes the area by {d:+.1f} %: flattening lets Yosys "
             "propagate constants and remove logic whose outputs a neighbour never reads (for "
             "example edge PEs' unused pass-through registers), which per-module synthesis "
@@ -430,9 +446,7 @@ def main(*, out_dir: Path | str = "build/reports", liberty: str | None = None,
                      "$SQGEN_IHP_LIB), so only the generic-library columns are given.")
     plan = _plan(quick)
     t0 = time.perf_counter()
-    res: dict[str, dict[str, Point]] = {}
-    for lib in libs:
-        res[lib.tag] = run_plan(plan, lib, use_cache=use_cache)
+    res = run_plan(plan, libs, use_cache=use_cache)
     units = [lib.unit for lib in libs]
     lines = ["# Silicon provisioning", "",
              "Generated by `make provisioning` (`python -m gen provisioning`). Areas from "

@@ -97,7 +97,7 @@ def model_dir() -> Path:
 
 
 def linear_names(n_layers: int = 6) -> list[str]:
-    """Names of every linear layer: ``layer.<i>.<kind>`` for i < n_layers, kinds in forward order."""
+    """Every linear layer's name, ``layer.<i>.<kind>``, in forward order."""
     return [f"layer.{i}.{kind}" for i in range(n_layers) for kind in LINEAR_KINDS]
 
 

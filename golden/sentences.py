@@ -114,7 +114,10 @@ SIMILAR_PAIRS: tuple[tuple[str, str], ...] = (
     ("The striker scored a goal in the last minute.", "Our team won the football match."),
     ("A cat is sleeping on the sofa.", "The kitten plays with a piece of string."),
     ("A woman is playing the violin.", "A man is playing the guitar on the street."),
-    ("The central bank raised interest rates again.", "Inflation has made groceries more expensive."),
+    (
+        "The central bank raised interest rates again.",
+        "Inflation has made groceries more expensive.",
+    ),
 )
 
 #: Pairs across topic groups.
@@ -128,23 +131,59 @@ UNRELATED_PAIRS: tuple[tuple[str, str], ...] = (
 )
 
 _SUBJECTS = (
-    "The engineer", "A young student", "My neighbour", "The old fisherman", "A tired nurse",
-    "The team captain", "Our teacher", "A street musician", "The mayor", "A curious child",
-    "The night guard", "A retired pilot", "The baker", "A software developer",
+    "The engineer",
+    "A young student",
+    "My neighbour",
+    "The old fisherman",
+    "A tired nurse",
+    "The team captain",
+    "Our teacher",
+    "A street musician",
+    "The mayor",
+    "A curious child",
+    "The night guard",
+    "A retired pilot",
+    "The baker",
+    "A software developer",
 )
 _VERBS = (
-    "repaired", "painted", "carried", "described", "photographed", "sold", "borrowed",
-    "cleaned", "found", "measured", "ignored", "designed",
+    "repaired",
+    "painted",
+    "carried",
+    "described",
+    "photographed",
+    "sold",
+    "borrowed",
+    "cleaned",
+    "found",
+    "measured",
+    "ignored",
+    "designed",
 )
 _OBJECTS = (
-    "a broken bicycle", "the wooden fence", "an old radio", "a heavy box of books",
-    "the red umbrella", "a small sailing boat", "the kitchen table", "a map of the city",
-    "a basket of apples", "the circuit board", "a pair of boots",
+    "a broken bicycle",
+    "the wooden fence",
+    "an old radio",
+    "a heavy box of books",
+    "the red umbrella",
+    "a small sailing boat",
+    "the kitchen table",
+    "a map of the city",
+    "a basket of apples",
+    "the circuit board",
+    "a pair of boots",
 )
 _PLACES = (
-    "near the river", "after lunch", "in the garage", "before the meeting",
-    "at the market", "on a rainy afternoon", "behind the school", "late at night",
-    "in the mountains", "during the holidays",
+    "near the river",
+    "after lunch",
+    "in the garage",
+    "before the meeting",
+    "at the market",
+    "on a rainy afternoon",
+    "behind the school",
+    "late at night",
+    "in the mountains",
+    "during the holidays",
 )
 
 #: How many template sentences to add to the handwritten ones.
@@ -164,9 +203,7 @@ def _template_sentences(n: int) -> list[str]:
     # object +3, place +9, before carries), and gcd(7409, 14*12*11*10) = 1.
     stride = 7409
     assert math.gcd(stride, total) == 1 and n <= total
-    return [
-        "{} {} {} {}.".format(*combos[(i * stride) % total]) for i in range(n)
-    ]
+    return ["{} {} {} {}.".format(*combos[(i * stride) % total]) for i in range(n)]
 
 
 def sentences(n_template: int = N_TEMPLATE) -> list[str]:

@@ -1,4 +1,6 @@
-"""Sparsity x quantization interplay study (issue 7): ``python -m golden.study`` / ``make interplay``.
+"""Sparsity x quantization interplay study (issue 7): ``python -m golden.study``.
+
+``make interplay`` runs it.
 
 Reproduces, at tensor, dot-product and model level, the three claims of Harma et al.,
 *Effective Interplay between Sparsity and Quantization* (ICLR 2025):
@@ -60,8 +62,17 @@ __all__ = [
 
 #: Quantization formats of the sweep (``golden.interplay.parse_quant`` spec strings).
 FORMATS: tuple[str, ...] = (
-    "hbfp8@16", "hbfp8@64", "hbfp6@16", "hbfp6@64", "hbfp4@16", "hbfp4@64",
-    "mxfp8_e4m3", "mxfp6_e2m3", "mxfp4", "mxint8", "int8",
+    "hbfp8@16",
+    "hbfp8@64",
+    "hbfp6@16",
+    "hbfp6@64",
+    "hbfp4@16",
+    "hbfp4@64",
+    "mxfp8_e4m3",
+    "mxfp6_e2m3",
+    "mxfp4",
+    "mxint8",
+    "int8",
 )
 #: Sparsity patterns: N:M strings and unstructured fractions.
 SPARSITIES: tuple[str | float, ...] = ("2:4", "1:4", "2:8", 0.5, 0.75)
@@ -106,6 +117,7 @@ class Progress:
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self._last_decile = -1
         self.t0 = time.perf_counter()
+        self._last_print = self.t0
 
     def update(self, n: int = 1, note: str = "") -> None:
         self.done = min(self.done + n, self.total)
@@ -122,9 +134,13 @@ class Progress:
                 self.stream.write("\n")
             self.stream.flush()
         else:
+            # A line per 10 %, and at least one per 20 s so slow phases show life in CI logs.
             decile = int(frac * 10)
-            if decile != self._last_decile or self.done == self.total:
+            now = time.perf_counter()
+            due = now - self._last_print > 20
+            if decile != self._last_decile or self.done == self.total or due:
                 self._last_decile = decile
+                self._last_print = now
                 self.stream.write(line + "\n")
                 self.stream.flush()
 
@@ -221,9 +237,10 @@ def _mask(x: np.ndarray, sp: str | float) -> np.ndarray:
 class _Acc:
     """Pooled sums for one (data set, format, sparsity, order) cell."""
 
-    __slots__ = ("abs_err", "sq_err", "dot_err", "flips", "decisions")
+    __slots__ = ("abs_err", "sq_err", "dot_err", "flips", "decisions", "nnz")
 
     def __init__(self) -> None:
+        self.nnz = 0
         self.abs_err = 0.0
         self.sq_err = 0.0
         self.dot_err = 0.0
@@ -250,13 +267,22 @@ def _measure(w: np.ndarray, x: np.ndarray, cs: Sequence[np.ndarray]) -> list[dic
     s = np.square(d, dtype=np.float64).sum(axis=(1, 2))
     y = x @ d.reshape(-1, d.shape[-1]).T  # (rows, k * out)
     e = np.square(y, dtype=np.float64).reshape(y.shape[0], len(cs), -1).sum(axis=(0, 2))
-    return [{"abs": float(a[i]), "sq": float(s[i]), "dot": float(e[i])} for i in range(len(cs))]
+    return [
+        {
+            "abs": float(a[i]),
+            "sq": float(s[i]),
+            "dot": float(e[i]),
+            "nnz": int(np.count_nonzero(cs[i])),
+        }
+        for i in range(len(cs))
+    ]
 
 
 def _accumulate(acc: _Acc, m: dict[str, float]) -> None:
     acc.abs_err += m["abs"]
     acc.sq_err += m["sq"]
     acc.dot_err += m["dot"]
+    acc.nnz += m["nnz"]
 
 
 def _key(fmt: str | None, sp: str | float | None, order: str | None) -> tuple:
@@ -353,6 +379,7 @@ def sweep_tensors(
                         )
                         / math.sqrt(lb["dot"]),
                         "flip": flips[sl] / w.size,
+                        "density": m["nnz"] / w.size,
                     }
                 )
             if progress is not None:
@@ -360,6 +387,7 @@ def sweep_tensors(
 
     def metr(acc: _Acc) -> dict[str, float]:
         return {
+            "density": acc.nnz / base.numel,
             "rel_l2": math.sqrt(acc.sq_err / base.sq_ref),
             "rel_l1": acc.abs_err / base.abs_ref,
             "dot": math.sqrt(acc.dot_err / base.dot_ref),
@@ -389,6 +417,7 @@ def sweep_tensors(
                 row[f"{order}_dot"] = cm["dot"]
                 row[f"{order}_gap_l1"] = cm["rel_l1"] - sm["rel_l1"] - qm["rel_l1"]
                 row[f"{order}_gap_dot"] = cm["dot"] - sm["dot"] - qm["dot"]
+                row[f"{order}_density"] = cm["density"]
                 row["flip"] = acc.flips / max(acc.decisions, 1)
             rows.append(row)
     return rows, layer_rows
@@ -433,9 +462,7 @@ def _compressed_linear(weights: dict[str, np.ndarray], act_quant: Callable | Non
 
 
 def _cos_stats(ref: np.ndarray, emb: np.ndarray) -> dict[str, float]:
-    cos = np.sum(ref * emb, axis=-1) / (
-        np.linalg.norm(ref, axis=-1) * np.linalg.norm(emb, axis=-1)
-    )
+    cos = np.sum(ref * emb, axis=-1) / (np.linalg.norm(ref, axis=-1) * np.linalg.norm(emb, axis=-1))
     return {
         "cos_mean": float(cos.mean()),
         "cos_min": float(cos.min()),
@@ -652,13 +679,18 @@ def _fmt(v: float, digits: int = 4) -> str:
     return f"{v:.{digits}f}"
 
 
+def _rel_diff(a: float, b: float) -> str:
+    r = (a - b) / b
+    return f"{r:.2%}" if r >= 1e-4 else f"{r:.1e}"
+
+
 def _verdict(sq: float, qs: float) -> str:
-    """Line verdict for the claim S→Q ≤ Q→S on one metric."""
+    """Line verdict for the claim S→Q ≤ Q→S on one metric, with the relative margin."""
     if sq == qs:
         return "held (equal)"
     if sq < qs:
-        return f"held (Q→S {qs / sq:.3g}× S→Q)" if sq > 0 else "held"
-    return f"**did not hold** (S→Q +{(sq - qs) / qs:.2%})"
+        return f"held (Q→S +{_rel_diff(qs, sq)})" if sq > 0 else "held"
+    return f"**did not hold** (S→Q +{_rel_diff(sq, qs)})"
 
 
 def _sign_count(rows: list[dict], key: str) -> tuple[int, int]:
@@ -703,11 +735,23 @@ def _plots(result: StudyResult, out: Path) -> list[str]:
 
     # Mask flip rate and Q->S / S->Q ratio heatmaps.
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    flip = np.array([[next(r for r in rows if r["format"] == f and r["sparsity"] == s)["flip"]
-                      for s in sps] for f in fmts])
-    ratio = np.array([[(lambda r: r["qs_rel_l2"] / r["sq_rel_l2"])(
-        next(r for r in rows if r["format"] == f and r["sparsity"] == s)) for s in sps]
-        for f in fmts])
+    flip = np.array(
+        [
+            [next(r for r in rows if r["format"] == f and r["sparsity"] == s)["flip"] for s in sps]
+            for f in fmts
+        ]
+    )
+    ratio = np.array(
+        [
+            [
+                (lambda r: r["qs_rel_l2"] / r["sq_rel_l2"])(
+                    next(r for r in rows if r["format"] == f and r["sparsity"] == s)
+                )
+                for s in sps
+            ]
+            for f in fmts
+        ]
+    )
     for ax, data, title in (
         (axes[0], 100 * flip, "mask flip rate (%)"),
         (axes[1], ratio, "rel. L2 error ratio Q→S / S→Q"),
@@ -717,8 +761,7 @@ def _plots(result: StudyResult, out: Path) -> list[str]:
         ax.set_yticks(range(len(fmts)), fmts, fontsize=8)
         for i in range(len(fmts)):
             for j in range(len(sps)):
-                ax.text(j, i, f"{data[i, j]:.3g}", ha="center", va="center", fontsize=7,
-                        color="w")
+                ax.text(j, i, f"{data[i, j]:.3g}", ha="center", va="center", fontsize=7, color="w")
         ax.set_title(f"{main_set}: {title}")
         fig.colorbar(im, ax=ax)
     fig.tight_layout()
@@ -731,8 +774,12 @@ def _plots(result: StudyResult, out: Path) -> list[str]:
         labels = [f"{r['format']}\n{r['sparsity']}" for r in mrows]
         xs = np.arange(len(mrows))
         fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(mrows)), 4))
-        for off, key, lab in ((-0.3, "q", "Q only"), (-0.1, "s", "S only"),
-                              (0.1, "sq", "S→Q"), (0.3, "qs", "Q→S")):
+        for off, key, lab in (
+            (-0.3, "q", "Q only"),
+            (-0.1, "s", "S only"),
+            (0.1, "sq", "S→Q"),
+            (0.3, "qs", "Q→S"),
+        ):
             ax.bar(xs + off, [1 - r[key]["cos_mean"] for r in mrows], 0.2, label=lab)
         ax.set_xticks(xs, labels, fontsize=7)
         ax.set_yscale("log")
@@ -763,9 +810,11 @@ def write_report(result: StudyResult, out_dir: str | Path) -> Path:
     L: list[str] = []
     w = L.append
     w("# Sparsity × quantization interplay study\n")
-    w("Generated by `make interplay` (`python -m golden.study`). Reproduces, with the project's "
-      "golden arithmetic, the claims of Harma et al., *Effective Interplay between Sparsity and "
-      "Quantization* (ICLR 2025). Method and definitions: `docs/interplay.md`.\n")
+    w(
+        "Generated by `make interplay` (`python -m golden.study`). Reproduces, with the project's "
+        "golden arithmetic, the claims of Harma et al., *Effective Interplay between Sparsity and "
+        "Quantization* (ICLR 2025). Method and definitions: `docs/interplay.md`.\n"
+    )
     tm = ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items())
     w(f"Wall time: {tm}.\n")
     for s in result.skipped:
@@ -775,34 +824,58 @@ def write_report(result: StudyResult, out_dir: str | Path) -> Path:
         w(f"- `{s.name}`: {s.description}")
     w("")
     w("## Definitions\n")
-    w("All errors compare the compressed tensor C(W) with the FP32 tensor W; pruning and "
-      "quantization run along the reduction axis (the input dimension of each linear layer, the "
-      "last axis of W stored (out, in)). Errors of a data set pool the sums over all its tensors.\n")
+    w(
+        "All errors compare the compressed tensor C(W) with the FP32 tensor W; pruning and "
+        "quantization run along the reduction axis (the input dimension of each linear layer, "
+        "the last axis of W stored (out, in)). Errors of a data set pool the sums over all its "
+        "tensors.\n"
+    )
     w("- **rel L2** = ‖C(W) − W‖₂ / ‖W‖₂.  **rel L1** = ‖C(W) − W‖₁ / ‖W‖₁.")
-    w("- **dot** = ‖X·C(W)ᵀ − X·Wᵀ‖_F / ‖X·Wᵀ‖_F with X real activations (FP32 inputs of that "
-      "layer for MiniLM, token-embedding rows for the synthetic tensors).")
-    w("- **Orthogonality gap** (the paper's definition, Sec. 3: S and Q are orthogonal when the "
-      "error of their composition is no larger than the sum of their individual errors, "
-      "ε(C) ≤ ε(S) + ε(Q), with ε the L1 norm of the error): "
-      "gap = ε(C) − ε(S) − ε(Q), reported on rel L1 (`gap L1`) and on the dot error "
-      "(`gap dot`). gap > 0: the combination is worse than the two errors added (non-orthogonal).")
-    w("- **Mask flip rate**: share of keep/prune decisions that differ between the mask of W and "
-      "the mask of Q(W) (the Q→S mask). It is the same for both orders.")
-    w("- **S→Q ≤ Q→S** is judged per line on rel L2 and on dot separately; `equal` means the "
-      "two results are identical tensors or identical to the last bit of the pooled sum.\n")
+    w(
+        "- **dot** = ‖X·C(W)ᵀ − X·Wᵀ‖_F / ‖X·Wᵀ‖_F with X real activations (FP32 inputs of that "
+        "layer for MiniLM, token-embedding rows for the synthetic tensors)."
+    )
+    w(
+        "- **Orthogonality gap**. The paper calls sparsity and quantization orthogonal when "
+        "the error of their composition is no larger than the sum of the errors each one makes "
+        "alone, ε(C) ≤ ε(S) + ε(Q) (its model-level form is the *orthogonality threshold*: the "
+        "sum of the two individual degradations). We report gap = ε(C) − ε(S) − ε(Q) with ε the "
+        "relative L1 error (`gap L1`), the dot error (`gap dot`) and, at model level, "
+        "1 − cosine. gap > 0: the combination is worse than the two errors added "
+        "(non-orthogonal); gap ≤ 0: within the orthogonal bound."
+    )
+    w(
+        "- **density**: share of non-zero elements in C(W) (quantization can flush kept elements "
+        "to zero, so it can be below the nominal 1 − sparsity)."
+    )
+    w(
+        "- **Mask flip rate**: share of keep/prune decisions that differ between the mask of W and "
+        "the mask of Q(W) (the Q→S mask). It is the same for both orders."
+    )
+    w(
+        "- **S→Q ≤ Q→S** is judged per line on rel L2 and on dot separately; `equal` means the "
+        "pooled error sums of the two orders are bit-identical.\n"
+    )
 
     # Headline.
-    hl = [r for r in result.rows if r["set"] == "minilm" and r["format"] == HEADLINE_FORMAT
-          and r["sparsity"] in {sparsity_label(s) for s in HEADLINE_SPARSITIES}]
+    hl = [
+        r
+        for r in result.rows
+        if r["set"] == "minilm"
+        and r["format"] == HEADLINE_FORMAT
+        and r["sparsity"] in {sparsity_label(s) for s in HEADLINE_SPARSITIES}
+    ]
     if hl:
         w("## Headline: HBFP6 block 64 on the real MiniLM weights\n")
         w("| sparsity | rel L2 S→Q | rel L2 Q→S | dot S→Q | dot Q→S | flip rate | S→Q ≤ Q→S |")
         w("|---|---|---|---|---|---|---|")
         for r in hl:
-            w(f"| {r['sparsity']} | {_fmt(r['sq_rel_l2'])} | {_fmt(r['qs_rel_l2'])} | "
-              f"{_fmt(r['sq_dot'])} | {_fmt(r['qs_dot'])} | {r['flip']:.2%} | "
-              f"L2: {_verdict(r['sq_rel_l2'], r['qs_rel_l2'])}; "
-              f"dot: {_verdict(r['sq_dot'], r['qs_dot'])} |")
+            w(
+                f"| {r['sparsity']} | {_fmt(r['sq_rel_l2'])} | {_fmt(r['qs_rel_l2'])} | "
+                f"{_fmt(r['sq_dot'])} | {_fmt(r['qs_dot'])} | {r['flip']:.2%} | "
+                f"L2: {_verdict(r['sq_rel_l2'], r['qs_rel_l2'])}; "
+                f"dot: {_verdict(r['sq_dot'], r['qs_dot'])} |"
+            )
         w("")
 
     if result.model:
@@ -810,25 +883,35 @@ def write_report(result: StudyResult, out_dir: str | Path) -> Path:
         w(f"## Model level: MiniLM sentence embeddings vs FP32 ({m['n']} sentences)\n")
         if result.sanity:
             sn = result.sanity
-            w(f"FP32 sanity: related pairs cosine ≥ {sn['min_similar']:.3f}, unrelated pairs ≤ "
-              f"{sn['max_unrelated']:.3f}, max |‖e‖ − 1| = {sn['norm_err']:.1e}: "
-              f"{'**ok**' if sn['ok'] else '**FAILED**'}.\n")
-        w("Mean (min) cosine similarity of each compressed model's embedding to the FP32 "
-          "embedding of the same sentence. Weights compressed as in the tensor sweep; activations "
-          "into every linear layer quantized with the same format along the reduction axis.\n")
+            w(
+                f"FP32 sanity: related pairs cosine ≥ {sn['min_similar']:.3f}, unrelated pairs ≤ "
+                f"{sn['max_unrelated']:.3f}, max |‖e‖ − 1| = {sn['norm_err']:.1e}: "
+                f"{'**ok**' if sn['ok'] else '**FAILED**'}.\n"
+            )
+        w(
+            "Mean (min) cosine similarity of each compressed model's embedding to the FP32 "
+            "embedding of the same sentence. Weights compressed as in the tensor sweep; "
+            "activations into every linear layer quantized with the same format along the "
+            "reduction axis.\n"
+        )
         w("| format | sparsity | Q only | S only | S→Q | Q→S | S→Q ≥ Q→S | gap S→Q | gap Q→S |")
         w("|---|---|---|---|---|---|---|---|---|")
         for r in m["rows"]:
+
             def c(d):
                 return f"{d['cos_mean']:.4f} ({d['cos_min']:.3f})"
 
             held = r["sq"]["cos_mean"] >= r["qs"]["cos_mean"]
-            w(f"| {r['format']} | {r['sparsity']} | {c(r['q'])} | {c(r['s'])} | {c(r['sq'])} | "
-              f"{c(r['qs'])} | {'held' if held else '**did not hold**'} | "
-              f"{r['sq_gap']:+.4f} | {r['qs_gap']:+.4f} |")
+            w(
+                f"| {r['format']} | {r['sparsity']} | {c(r['q'])} | {c(r['s'])} | {c(r['sq'])} | "
+                f"{c(r['qs'])} | {'held' if held else '**did not hold**'} | "
+                f"{r['sq_gap']:+.4f} | {r['qs_gap']:+.4f} |"
+            )
         w("")
-        w("Model-level gap = (1 − cos(C)) − (1 − cos(S)) − (1 − cos(Q)) on the mean cosine, the "
-          "analogue of the paper's orthogonality threshold on perplexity.\n")
+        w(
+            "Model-level gap = (1 − cos(C)) − (1 − cos(S)) − (1 − cos(Q)) on the mean cosine, the "
+            "analogue of the paper's orthogonality threshold on perplexity.\n"
+        )
 
     # Claims summary.
     w("## The paper's claims, as measured here\n")
@@ -842,18 +925,32 @@ def write_report(result: StudyResult, out_dir: str | Path) -> Path:
         gd_sq = _sign_count(rows, "sq_gap_dot")
         gd_qs = _sign_count(rows, "qs_gap_dot")
         qdom = sum(1 for r in rows if r["q_rel_l2"] > r["s_rel_l2"])
-        w(f"- `{s.name}`: S→Q ≤ Q→S held on {l2_held}/{n} lines (rel L2) and {dot_held}/{n} "
-          f"(dot). Gap L1 > 0 on {g_sq[0]}/{n} lines for S→Q, {g_qs[0]}/{n} for Q→S; gap dot > 0 "
-          f"on {gd_sq[0]}/{n} (S→Q), {gd_qs[0]}/{n} (Q→S). Quantization error above sparsity "
-          f"error (rel L2) on {qdom}/{n} lines.")
+        fails = [r for r in rows if r["sq_rel_l2"] > r["qs_rel_l2"]]
+        sparser = [r for r in fails if r["sq_density"] < r["qs_density"]]
+        w(
+            f"- `{s.name}`: S→Q ≤ Q→S held on {l2_held}/{n} lines (rel L2) and {dot_held}/{n} "
+            f"(dot). Gap L1 > 0 on {g_sq[0]}/{n} lines for S→Q, {g_qs[0]}/{n} for Q→S; gap dot > 0 "
+            f"on {gd_sq[0]}/{n} (S→Q), {gd_qs[0]}/{n} (Q→S). Quantization error above sparsity "
+            f"error (rel L2) on {qdom}/{n} lines."
+        )
+        if fails:
+            w(
+                f"  - Where S→Q lost on rel L2 ({len(fails)} lines: "
+                + ", ".join(f"{r['format']} {r['sparsity']}" for r in fails)
+                + f"), S→Q ended with fewer non-zeros than Q→S on {len(sparser)} of them "
+                "(quantization flushes kept elements to zero after S→Q, while Q→S prunes those "
+                "zeros first and keeps other elements instead; see `docs/interplay.md`)."
+            )
     if result.model:
         mr = result.model["rows"]
         held = sum(1 for r in mr if r["sq"]["cos_mean"] >= r["qs"]["cos_mean"])
         pos = sum(1 for r in mr for o in ORDERS if r[f"{o}_gap"] > 0)
         qdom = sum(1 for r in mr if r["q"]["cos_mean"] < r["s"]["cos_mean"])
-        w(f"- model level: S→Q at least as good as Q→S on {held}/{len(mr)} lines; model gap > 0 "
-          f"on {pos}/{2 * len(mr)} (format, sparsity, order) cells; quantization alone hurts "
-          f"more than sparsity alone on {qdom}/{len(mr)} lines.")
+        w(
+            f"- model level: S→Q at least as good as Q→S on {held}/{len(mr)} lines; model gap > 0 "
+            f"on {pos}/{2 * len(mr)} (format, sparsity, order) cells; quantization alone hurts "
+            f"more than sparsity alone on {qdom}/{len(mr)} lines."
+        )
     w("")
 
     w("## Plots\n")
@@ -861,22 +958,29 @@ def write_report(result: StudyResult, out_dir: str | Path) -> Path:
         w(f"![{p}]({p})\n")
 
     w("## Full sweep, line by line\n")
-    w("Errors as defined above; gaps are on rel L1 and on dot. Verdict columns say whether "
-      "S→Q ≤ Q→S held on that line.\n")
+    w(
+        "Errors as defined above; gaps are on rel L1 and on dot. Verdict columns say whether "
+        "S→Q ≤ Q→S held on that line.\n"
+    )
     for s in result.sets:
         rows = [r for r in result.rows if r["set"] == s.name]
         w(f"### `{s.name}`\n")
-        w("| format | sparsity | Q only L2 | S only L2 | L2 S→Q | L2 Q→S | dot S→Q | dot Q→S | "
-          "gap L1 S→Q | gap L1 Q→S | gap dot S→Q | gap dot Q→S | flip | S→Q ≤ Q→S (L2) | "
-          "S→Q ≤ Q→S (dot) |")
-        w("|" + "---|" * 15)
+        w(
+            "| format | sparsity | Q only L2 | S only L2 | L2 S→Q | L2 Q→S | dot S→Q | dot Q→S | "
+            "gap L1 S→Q | gap L1 Q→S | gap dot S→Q | gap dot Q→S | flip | density S→Q / Q→S | "
+            "S→Q ≤ Q→S (L2) | S→Q ≤ Q→S (dot) |"
+        )
+        w("|" + "---|" * 16)
         for r in rows:
-            w(f"| {r['format']} | {r['sparsity']} | {_fmt(r['q_rel_l2'])} | "
-              f"{_fmt(r['s_rel_l2'])} | {_fmt(r['sq_rel_l2'])} | {_fmt(r['qs_rel_l2'])} | "
-              f"{_fmt(r['sq_dot'])} | {_fmt(r['qs_dot'])} | {r['sq_gap_l1']:+.2e} | "
-              f"{r['qs_gap_l1']:+.2e} | {r['sq_gap_dot']:+.2e} | {r['qs_gap_dot']:+.2e} | "
-              f"{r['flip']:.2%} | {_verdict(r['sq_rel_l2'], r['qs_rel_l2'])} | "
-              f"{_verdict(r['sq_dot'], r['qs_dot'])} |")
+            w(
+                f"| {r['format']} | {r['sparsity']} | {_fmt(r['q_rel_l2'])} | "
+                f"{_fmt(r['s_rel_l2'])} | {_fmt(r['sq_rel_l2'])} | {_fmt(r['qs_rel_l2'])} | "
+                f"{_fmt(r['sq_dot'])} | {_fmt(r['qs_dot'])} | {r['sq_gap_l1']:+.2e} | "
+                f"{r['qs_gap_l1']:+.2e} | {r['sq_gap_dot']:+.2e} | {r['qs_gap_dot']:+.2e} | "
+                f"{r['flip']:.2%} | {r['sq_density']:.4f} / {r['qs_density']:.4f} | "
+                f"{_verdict(r['sq_rel_l2'], r['qs_rel_l2'])} | "
+                f"{_verdict(r['sq_dot'], r['qs_dot'])} |"
+            )
         w("")
     w("Per-tensor figures: `layers.csv`; pooled figures: `results.csv`.\n")
     path = out / "report.md"
@@ -887,16 +991,29 @@ def write_report(result: StudyResult, out_dir: str | Path) -> Path:
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m golden.study``: run the full sweep and write the report."""
     ap = argparse.ArgumentParser(prog="python -m golden.study", description=__doc__.split("\n")[0])
-    ap.add_argument("--out", default=os.path.join("build", "reports", "interplay"),
-                    help="report folder (default build/reports/interplay)")
+    ap.add_argument(
+        "--out",
+        default=os.path.join("build", "reports", "interplay"),
+        help="report folder (default build/reports/interplay)",
+    )
     ap.add_argument("--no-model", action="store_true", help="skip the model-level cosine check")
     ap.add_argument("--no-real", action="store_true", help="synthetic tensors only")
-    ap.add_argument("--sentences", type=int, default=None,
-                    help="use only the first N study sentences in the model check")
-    ap.add_argument("--formats", default=",".join(FORMATS),
-                    help="comma-separated quantization specs (default: the full sweep)")
-    ap.add_argument("--sparsities", default=",".join(str(s) for s in SPARSITIES),
-                    help="comma-separated N:M patterns or unstructured fractions")
+    ap.add_argument(
+        "--sentences",
+        type=int,
+        default=None,
+        help="use only the first N study sentences in the model check",
+    )
+    ap.add_argument(
+        "--formats",
+        default=",".join(FORMATS),
+        help="comma-separated quantization specs (default: the full sweep)",
+    )
+    ap.add_argument(
+        "--sparsities",
+        default=",".join(str(s) for s in SPARSITIES),
+        help="comma-separated N:M patterns or unstructured fractions",
+    )
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
@@ -905,8 +1022,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         sps.append(tok if ":" in tok else float(tok))
     for f in formats:
         interplay.parse_quant(f)  # fail fast on a bad spec, before any work
-    res = run_study(formats, sps, real=not args.no_real, model_level=not args.no_model,
-                    n_sentences=args.sentences, progress=not args.quiet)
+    res = run_study(
+        formats,
+        sps,
+        real=not args.no_real,
+        model_level=not args.no_model,
+        n_sentences=args.sentences,
+        progress=not args.quiet,
+    )
     path = write_report(res, args.out)
     for s in res.skipped:
         print(f"note: {s}", file=sys.stderr)

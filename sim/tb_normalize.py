@@ -18,7 +18,6 @@ from sim.tb_convert import (
     bubbles,
     check_equal,
     tb_env,
-    verilator_split_workaround,
     write_sources,
 )
 
@@ -128,10 +127,9 @@ def tb_config(cid, aw, fb, ew, pipe, seed, n_random):
     return design, tb_cfg
 
 
-def _run(sim, c, monkeypatch):
+def _run(sim, c):
     from sim.common import BUILD, run_cocotb
 
-    verilator_split_workaround(monkeypatch)
     design, tb_cfg = tb_config(*c)
     build = BUILD / "normalize" / f"{sim}-{c[0]}"
     paths = write_sources(design, build)
@@ -141,11 +139,11 @@ def _run(sim, c, monkeypatch):
 
 
 @pytest.mark.parametrize("sim,cfg", _params(COSIM_CONFIGS))
-def test_normalize_cosim(sim, cfg, monkeypatch):
-    _run(sim, cfg, monkeypatch)
+def test_normalize_cosim(sim, cfg):
+    _run(sim, cfg)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sim,cfg", _params(SLOW_CONFIGS))
-def test_normalize_cosim_long(sim, cfg, monkeypatch):
-    _run(sim, cfg, monkeypatch)
+def test_normalize_cosim_long(sim, cfg):
+    _run(sim, cfg)

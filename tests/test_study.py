@@ -82,7 +82,7 @@ def test_sweep_matches_interplay_compress(synth):
     by = {(r["set"], r["format"], r["sparsity"], r["order"]): r for r in layer_rows}
     checked = 0
     for s in sets:
-        (name, w), = s.weights.items()
+        ((name, w),) = s.weights.items()
         for f in SMALL_FORMATS:
             for sp in SMALL_SPARSITIES:
                 flip = interplay.mask_flip_rate(w, f, sp)
@@ -90,7 +90,11 @@ def test_sweep_matches_interplay_compress(synth):
                     c = interplay.compress(w, order=order, quant=f, sparsity=sp)
                     row = by[(s.name, f, study.sparsity_label(sp), order)]
                     assert row["rel_l2"] == _rel_l2(w, np.asarray(c, np.float32)), (
-                        s.name, f, sp, order)
+                        s.name,
+                        f,
+                        sp,
+                        order,
+                    )
                     assert row["flip"] == pytest.approx(flip, abs=0), (s.name, f, sp)
                     checked += 1
     assert checked == len(sets) * len(SMALL_FORMATS) * len(SMALL_SPARSITIES) * 2
@@ -102,10 +106,17 @@ def test_sweep_pooled_rows_and_gap_definition(synth):
     for r in rows:
         for o in study.ORDERS:
             assert r[f"{o}_gap_l1"] == pytest.approx(
-                r[f"{o}_rel_l1"] - r["s_rel_l1"] - r["q_rel_l1"], rel=0, abs=1e-15)
+                r[f"{o}_rel_l1"] - r["s_rel_l1"] - r["q_rel_l1"], rel=0, abs=1e-15
+            )
         # A single-tensor set pools to that tensor's own figures.
-        lr = next(x for x in layer_rows if x["set"] == r["set"] and x["format"] == r["format"]
-                  and x["sparsity"] == r["sparsity"] and x["order"] == "sq")
+        lr = next(
+            x
+            for x in layer_rows
+            if x["set"] == r["set"]
+            and x["format"] == r["format"]
+            and x["sparsity"] == r["sparsity"]
+            and x["order"] == "sq"
+        )
         assert r["sq_rel_l2"] == pytest.approx(lr["rel_l2"], rel=1e-12)
         assert r["sq_dot"] == pytest.approx(lr["dot"], rel=1e-12)
 
@@ -134,9 +145,15 @@ def test_dot_error_uses_activations():
 
 def test_report_synthetic_only(tmp_path, synth):
     sets, rows, layer_rows = synth
-    res = study.StudyResult(sets=sets, rows=rows, layer_rows=layer_rows,
-                            formats=SMALL_FORMATS, sparsities=SMALL_SPARSITIES,
-                            skipped=["demo skip"], timings={"total": 1.0})
+    res = study.StudyResult(
+        sets=sets,
+        rows=rows,
+        layer_rows=layer_rows,
+        formats=SMALL_FORMATS,
+        sparsities=SMALL_SPARSITIES,
+        skipped=["demo skip"],
+        timings={"total": 1.0},
+    )
     path = study.write_report(res, tmp_path)
     text = path.read_text()
     assert "demo skip" in text
@@ -176,8 +193,12 @@ def test_forward_padding_invariant_and_float64_agrees(model):
     e_batch = model.encode(sents)
     e_single = model.encode(sents, batch_size=1)
     assert np.abs(e_batch - e_single).max() < 1e-5
-    m64 = MiniLM({k: v.astype(np.float64) for k, v in model.weights.items()}, model.config,
-                 model.tokenizer, model.pooling)
+    m64 = MiniLM(
+        {k: v.astype(np.float64) for k, v in model.weights.items()},
+        model.config,
+        model.tokenizer,
+        model.pooling,
+    )
     e64 = m64.encode(sents)
     assert np.abs(e64 - e_batch).max() < 1e-4
 
@@ -209,7 +230,8 @@ def test_model_check_small(model):
     for o in study.ORDERS:
         assert -1.0 <= row[o]["cos_min"] <= row[o]["cos_mean"] <= 1.0 + 1e-6
         assert row[f"{o}_gap"] == pytest.approx(
-            (1 - row[o]["cos_mean"]) - (1 - row["q"]["cos_mean"]) - (1 - row["s"]["cos_mean"]))
+            (1 - row[o]["cos_mean"]) - (1 - row["q"]["cos_mean"]) - (1 - row["s"]["cos_mean"])
+        )
 
 
 def test_identity_arithmetic_reproduces_fp32(model):
