@@ -114,6 +114,7 @@ def run_plan(plan: dict[str, tuple[str, DesignConfig | None]], libs: list[Any], 
     Each design is generated once (elaboration, not synthesis, dominates a cached run) and
     synthesized per library; designs run in parallel, each Yosys worker is its own process.
     """
+    from gen import area
     from gen.cmd_area import build_target
 
     keys = list(plan)
@@ -126,8 +127,17 @@ def run_plan(plan: dict[str, tuple[str, DesignConfig | None]], libs: list[Any], 
         except Exception as e:  # noqa: BLE001 - a missing generator must not sink the report
             msg = str(e).splitlines()[0] if str(e) else type(e).__name__
             return {lib.tag: Point(t, c, error=msg) for lib in libs}
-        return {lib.tag: measure(t, c, lib, use_cache=use_cache, design=design)
-                for lib in libs}
+        t0 = time.perf_counter()
+        try:
+            reps = area.area_of_design_libs(
+                design, libs, cache_dir=area.DEFAULT_CACHE if use_cache else None)
+        except Exception as e:  # noqa: BLE001 - one failing design must not sink the report
+            msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+            return {lib.tag: Point(t, c, error=msg) for lib in libs}
+        dt = time.perf_counter() - t0
+        return {lib.tag: Point(t, c, ge=r.ge, um2=r.um2, cells=r.cells,
+                               transistors=r.transistors, seconds=dt, report=r)
+                for lib, r in zip(libs, reps, strict=True)}
 
     # Largest first so that the long 64-lane units do not end up alone at the tail.
     keys.sort(key=lambda k: -_weight(plan[k]))

@@ -187,7 +187,7 @@ _PLACES = (
 )
 
 #: How many template sentences to add to the handwritten ones.
-N_TEMPLATE = 200
+N_TEMPLATE = 136  # 64 handwritten + 136 = 200 sentences, the minimum
 
 
 def _template_sentences(n: int) -> list[str]:

@@ -51,13 +51,16 @@ class Int8Mac(wiring.Component):
 
     def __init__(self, *, width: int = 8, acc_width: int = 32) -> None:
         width, acc_width = operator.index(width), operator.index(acc_width)
+        err = None
         if width < 2:
-            raise ConfigError(f"INT MAC operand width must be at least 2, not {width}")
-        if acc_width < 2 * width:
-            raise ConfigError(
-                f"INT MAC accumulator width {acc_width} is narrower than one product "
-                f"(2*{width} = {2 * width} bits)"
-            )
+            err = f"INT MAC operand width must be at least 2, not {width}"
+        elif acc_width < 2 * width:
+            err = (f"INT MAC accumulator width {acc_width} is narrower than one product "
+                   f"(2*{width} = {2 * width} bits)")
+        if err is not None:
+            # A refused component is not a forgotten one: no UnusedElaboratable warning.
+            self._MustUse__silence = True
+            raise ConfigError(err)
         self._width, self._acc_width = width, acc_width
         super().__init__({
             "a": In(signed(width)),

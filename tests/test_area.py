@@ -198,6 +198,18 @@ def test_cache_returns_the_synthesized_numbers(tmp_path):
                                                           first.transistors)
 
 
+@needs_ihp
+def test_one_worker_for_two_libraries_gives_the_single_library_numbers(tmp_path):
+    files, top = _int8_verilog()
+    both = area.area_of_verilog_libs(files, top, [None, IHP], cache_dir=tmp_path)
+    for lib, rep in zip((None, IHP), both, strict=True):
+        single = area_of_verilog(files, top, liberty=lib, cache_dir=None)
+        assert (rep.ge, rep.cells, rep.transistors) == (single.ge, single.cells,
+                                                        single.transistors)
+    assert both[0].library.unit == "GE" and both[1].library.unit == "um2"
+    assert both[0].ge != both[1].ge
+
+
 def test_area_json_written(tmp_path, cache):
     files, top = _int8_verilog()
     rep = area_of_verilog(files, top, cache_dir=cache)
@@ -280,7 +292,6 @@ def test_int8mac_matches_reference():
     assert not bad, f"{len(bad)}/{len(want)} mismatches (seed 6), first: {bad[:3]}"
 
 
-@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
 def test_int8mac_rejects_bad_widths():
     from gen.config import ConfigError
     from hw.int8mac import Int8Mac

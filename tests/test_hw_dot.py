@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """Fast tests of the HBFP dot-product unit: parameters, golden semantics, Amaranth simulation."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """Fast tests of the N:M sparse hardware and its golden twin (Amaranth simulator, no cocotb).
 
 The stimulus generators are the cocotb benches' own (``sim.tb_decoder.make_stim``,

@@ -241,3 +241,35 @@ def test_identity_arithmetic_reproduces_fp32(model):
     w = study._compressed_weights(model, interplay.parse_quant("fp32"), None, None)
     emb = model.encode(sents, linear=study._compressed_linear(w, interplay.parse_quant("fp32")))
     assert np.array_equal(ref, emb)
+
+
+def test_run_study_without_extra_skips_real_part(monkeypatch):
+    """With the study extra missing, the study still runs the synthetic tensors and says why."""
+    import golden.minilm
+
+    monkeypatch.setattr(golden.minilm, "study_extra_missing", lambda: "study extra missing: demo")
+    res = study.run_study(("hbfp6@64",), ("2:4",), synthetic_shape=(32, 64), progress=False)
+    assert [s.name for s in res.sets] == ["gaussian", "laplace_outliers", "row_scales"]
+    assert res.model is None and res.sanity is None
+    assert any("study extra missing: demo" in s for s in res.skipped)
+    assert len(res.rows) == 3
+
+
+def test_cli_synthetic_only(tmp_path, capsys):
+    rc = study.main(
+        [
+            "--out",
+            str(tmp_path),
+            "--no-real",
+            "--no-model",
+            "--quiet",
+            "--formats",
+            "hbfp6@64,int8",
+            "--sparsities",
+            "2:4,0.5",
+        ]
+    )
+    assert rc == 0
+    assert "wrote" in capsys.readouterr().out
+    text = (tmp_path / "report.md").read_text()
+    assert "| int8 | 50% |" in text and "Headline" not in text
