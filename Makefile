@@ -31,7 +31,7 @@ help:
 	@echo "make sim SIM=verilator|icarus  cocotb regressions on one simulator [WAVES=1]"
 	@echo "make regress                   long regressions (marked slow), e.g. 32x32 pod"
 	@echo "make bench                     speed / throughput figures"
-	@echo "make area TARGET=pod|dot|convert|normalize|fp32mac|sparsedot [POD=8x8 FMT= SPARSITY= LIBERTY=]"
+	@echo "make area TARGET=pod|dot|convert|normalize|fp32mac|sparsedot|decoder|int8mac [POD=8x8 FMT= SPARSITY= LIBERTY=]"
 	@echo "make provisioning              build/reports/provisioning.md"
 	@echo "make interplay                 build/reports/interplay/report.md"
 

@@ -21,6 +21,7 @@ TARGETS: dict[str, str] = {
     "decoder": "gen.cmd_sparse:generate_decoder",
     "sparsedot": "gen.cmd_sparse:generate_sparsedot",
     "pod": "gen.cmd_pod:generate_pod",
+    "int8mac": "gen.cmd_area:generate_int8mac",
 }
 
 

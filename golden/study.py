@@ -730,7 +730,7 @@ def _plots(result: StudyResult, out: Path) -> list[str]:
             ax.set_ylim(max(0.0, lo - 0.05 * (hi - lo + 1e-12) - 0.01 * lo), hi * 1.01)
         axes[0].set_ylabel(metric)
         axes[0].legend(fontsize=7)
-        fig.suptitle(f"{main_set}: {title}")
+        fig.suptitle(f"{main_set}: {title} (y axis zoomed on the data)")
         fig.tight_layout()
         fig.savefig(out / fname, dpi=110)
         plt.close(fig)
