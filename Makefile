@@ -70,6 +70,7 @@ gen: $(CORE_STAMP)
 
 # ---- verification --------------------------------------------------------------------------
 test: $(STUDY_STAMP) ensure-iverilog
+	$(VPY) -m ruff check .
 	$(VPY) -m pytest -q -m "not slow" -n 2 --dist loadgroup
 
 sim: $(CORE_STAMP) ensure-iverilog

@@ -14,7 +14,9 @@ import bench
 def main(argv: list[str]) -> int:
     only = set(argv)
     failed = 0
-    names = sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if m.name.startswith("bench_"))
+    names = sorted(
+        m.name for m in pkgutil.iter_modules(bench.__path__) if m.name.startswith("bench_")
+    )
     for name in names:
         if only and name.removeprefix("bench_") not in only and name not in only:
             continue

@@ -32,7 +32,7 @@ def _run_sim(sim: str, n_blocks: int, packed: bool) -> dict:
     from cocotb_tools.runner import get_runner
 
     from sim.common import BUILD, VERILATOR_BUILD_ARGS
-    from sim.tb_dot import tb_config, write_sources
+    from sim.tb_dot import tb_config
 
     design, cfg, top = tb_config("bench", LANES, MANT, NARROW, None, PIPE, SEED, packed=packed,
                                  n_random=n_blocks)
@@ -40,7 +40,7 @@ def _run_sim(sim: str, n_blocks: int, packed: bool) -> dict:
     # A fresh directory every time: a reused Verilator object tree would make the reported
     # build time meaningless.
     shutil.rmtree(build, ignore_errors=True)
-    paths = write_sources(design, build)
+    paths = design.write_sources(build / "rtl")
     out = build / "bench.json"
     out.unlink(missing_ok=True)
     cfg["bench_out"] = str(out)

@@ -36,12 +36,7 @@ def cocotb_gemm(pod: str, fmt: str, gemm: tuple[int, int, int], seed: int = 77) 
     design = generate_pod(dc)
     p = pod_config(dc)
     build = BUILD / "bench_pod" / f"verilator-{pod}"
-    src = build / "rtl"
-    src.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name in design.verilog_files:
-        (src / name).write_text(design.files[name])
-        paths.append(str(src / name))
+    paths = [str(p) for p in design.write_sources(build / "rtl")]
     report = build / "report.json"
     report.unlink(missing_ok=True)
     runner = get_runner("verilator")

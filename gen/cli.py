@@ -56,13 +56,9 @@ def design_from_args(args: argparse.Namespace, **defaults: Any) -> DesignConfig:
     for attr, key in (("rows", "rows"), ("cols", "cols")):
         if getattr(args, attr, None) is not None:
             ov[key] = args.__dict__[attr]
-    flags = {
-        "format": "--format", "narrow_format": "--narrow-format", "block": "--block",
-        "sparsity": "--sparsity", "acc_width": "--acc-width", "pipeline": "--pipeline",
-        "rounding": "--rounding",
-    }
+    attrs = ("format", "narrow_format", "block", "sparsity", "acc_width", "pipeline", "rounding")
     field_of = {"block": "block_size"}
-    for attr, flag in flags.items():
+    for attr in attrs:
         v = getattr(args, attr, None)
         if v is not None:
             ov[field_of.get(attr, attr)] = v

@@ -17,7 +17,6 @@ from gen.emit import (
     Design,
     clock_ports,
     design_manifest,
-    lint_verilog,
     port_table,
     to_verilog,
 )
@@ -186,21 +185,10 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--out DIR is required")
     design = generate_dot(cfg, mant_bits=mb, narrow_mant_bits=nmb, acc_width=aw)
     if not args.no_lint:
-        _lint(design)
+        design.lint()
     out = design.write(args.out)
     print(f"wrote {out} (top {design.top}, latency {design.manifest['latency']})",
           file=sys.stderr)
     return 0
 
 
-def _lint(design: Design) -> None:
-    import tempfile
-    from pathlib import Path
-
-    with tempfile.TemporaryDirectory(prefix="sqgen-lint-") as tmp:
-        paths = []
-        for fname in design.verilog_files:
-            path = Path(tmp) / fname
-            path.write_text(design.files[fname])
-            paths.append(path)
-        lint_verilog(paths, design.top)

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from gen.cli import add_design_args, design_from_args
 from gen.config import ConfigError, DesignConfig
-from gen.emit import Design, clock_ports, design_manifest, lint_verilog, port_table, to_verilog
+from gen.emit import Design, clock_ports, design_manifest, port_table, to_verilog
 
 __all__ = [
     "register",
@@ -201,15 +199,6 @@ def _design(dut: Any, top: str, kind: str, config: dict[str, Any], meanings: dic
     return Design(top, {f"{top}.v": text}, manifest)
 
 
-def lint_design(design: Design) -> None:
-    """Verilator ``-Wall`` lint of a design's files (in a scratch directory); raises on warnings."""
-    with tempfile.TemporaryDirectory(prefix="sqgen-lint-") as tmp:
-        paths = []
-        for fname in design.verilog_files:
-            path = Path(tmp) / fname
-            path.write_text(design.files[fname])
-            paths.append(path)
-        lint_verilog(paths, design.top)
 
 
 # ---- command line ---------------------------------------------------------------------------
@@ -254,7 +243,7 @@ def _finish(args: argparse.Namespace, design: Design) -> int:
     if args.out is None:
         raise ConfigError("--out DIR is required")
     if not args.no_lint:
-        lint_design(design)
+        design.lint()
     out = design.write(args.out)
     print(f"wrote {out} (top {design.top}, latency {design.manifest['latency']})",
           file=sys.stderr)

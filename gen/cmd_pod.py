@@ -19,7 +19,6 @@ from gen.emit import (
     Design,
     clock_ports,
     design_manifest,
-    lint_verilog,
     port_table,
     to_verilog,
 )
@@ -170,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
     names = {"block": flag_name(args, "--block"), "sparsity": flag_name(args, "--sparsity")}
     design = generate_pod(cfg, names=names)
     if args.lint:
-        _lint(design)
+        design.lint()
     out = Path(args.out or f"build/pod_{cfg.rows}x{cfg.cols}")
     design.write(out)
     man = design.manifest
@@ -198,13 +197,3 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _lint(design: Design) -> None:
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="sqgen-lint-") as tmp:
-        paths = []
-        for fname in design.verilog_files:
-            path = Path(tmp) / fname
-            path.write_text(design.files[fname])
-            paths.append(path)
-        lint_verilog(paths, design.top)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 from gen.cli import add_design_args, design_from_args
@@ -194,17 +193,7 @@ def run(args: argparse.Namespace) -> int:
         design = generate_sparsedot(cfg, packed24=args.packed24,
                                     decoder_register=args.decoder_register)
     if not args.no_lint:
-        # Lint in a scratch directory first, so a lint failure writes nothing.
-        import tempfile
-
-        from gen.emit import lint_verilog
-
-        with tempfile.TemporaryDirectory(prefix="sqgen-lint-") as td:
-            paths = []
-            for name in design.verilog_files:
-                (Path(td) / name).write_text(design.files[name])
-                paths.append(Path(td) / name)
-            lint_verilog(paths, design.top)
+        design.lint()  # in a scratch directory: a lint failure writes nothing
     out = design.write(args.out)
     print(f"wrote {out} (top {design.top}, latency {design.manifest['latency']['cycles']} "
           f"cycles)", file=sys.stderr)

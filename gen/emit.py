@@ -229,3 +229,19 @@ class Design:
 
     def write(self, out_dir: str | Path) -> Path:
         return write_design(out_dir, self.files, self.manifest)
+
+    def write_sources(self, src_dir: str | Path) -> list[Path]:
+        """Write just the Verilog files into ``src_dir`` (for simulators); return their paths."""
+        src = Path(src_dir)
+        src.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for name in self.verilog_files:
+            (src / name).write_text(self.files[name])
+            paths.append(src / name)
+        return paths
+
+    def lint(self) -> None:
+        """Verilator ``-Wall`` lint (documented waivers only) in a scratch directory, so a
+        failing design is never written anywhere. Raises :class:`LintError`."""
+        with tempfile.TemporaryDirectory(prefix="sqgen-lint-") as tmp:
+            lint_verilog(self.write_sources(tmp), self.top)

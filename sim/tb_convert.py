@@ -132,15 +132,6 @@ def tb_env() -> dict:
     return json.loads(os.environ["SQGEN_TB_CFG"])
 
 
-def write_sources(design, build) -> list:
-    src = build / "rtl"
-    src.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name in design.verilog_files:
-        (src / name).write_text(design.files[name])
-        paths.append(src / name)
-    return paths
-
 
 def bubbles(rng: np.random.Generator, n_valid: int, p_idle: float = 0.15) -> np.ndarray:
     """A valid pattern holding ``n_valid`` ones with random idle cycles between them."""
@@ -310,7 +301,7 @@ def _run(sim, c):
 
     design, tb_cfg = tb_config(*c)
     build = BUILD / "convert" / f"{sim}-{c[0]}"
-    paths = write_sources(design, build)
+    paths = design.write_sources(build / "rtl")
     run_cocotb(sim=sim, sources=paths, toplevel=design.top, test_module="sim.tb_convert",
                build_dir=build, extra_env={"SQGEN_TB_CFG": json.dumps(tb_cfg)},
                testcase="cocotb_convert_stream")

@@ -304,13 +304,12 @@ def test_decoder_cosim(sim, cfg):
     from gen.cmd_sparse import generate_decoder
     from gen.config import DesignConfig
     from sim.common import BUILD, run_cocotb
-    from sim.tb_sparsedot import write_sources
 
     cid, sp, blk, fmt, packed = cfg
     dc = DesignConfig(sparsity=sp, block_size=blk, format=fmt, rows=blk)
     design = generate_decoder(dc, packed24=packed)
     build = BUILD / "decoder" / f"{sim}-{cid}"
-    paths = write_sources(design, build)
+    paths = design.write_sources(build / "rtl")
     n, m = dc.nm
     tb_cfg = {"n": n, "m": m, "groups": blk // m, "width": dc.mant_bits + 1,
               "packed24": packed, "beats": 600, "seed": 4000 + blk * 17 + m * 3 + n}

@@ -477,15 +477,6 @@ def tb_config(cid: str, lanes: int, mb: int, n: int | None, aw: int | None, pipe
     return design, cfg, top
 
 
-def write_sources(design, build) -> list:
-    src = build / "rtl"
-    src.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name in design.verilog_files:
-        (src / name).write_text(design.files[name])
-        paths.append(src / name)
-    return paths
-
 
 def _params():
     from sim.common import simulators
@@ -500,7 +491,7 @@ def test_dot_cosim(sim, cfg):
 
     design, tb_cfg, top = tb_config(*cfg)
     build = BUILD / "dot" / f"{sim}-{cfg[0]}"
-    paths = write_sources(design, build)
+    paths = design.write_sources(build / "rtl")
     run_cocotb(sim=sim, sources=paths, toplevel=top, test_module="sim.tb_dot",
                build_dir=build, extra_env={"SQGEN_TB_CFG": json.dumps(tb_cfg)},
                testcase="cocotb_dot_stream")
@@ -515,7 +506,7 @@ def test_dot_cosim_long(sim):
 
     design, tb_cfg, top = tb_config("k24_m7n3_p3", 24, 7, 3, None, 3, 404, n_random=20000)
     build = BUILD / "dot" / f"{sim}-k24_m7n3_p3"
-    paths = write_sources(design, build)
+    paths = design.write_sources(build / "rtl")
     run_cocotb(sim=sim, sources=paths, toplevel=top, test_module="sim.tb_dot",
                build_dir=build, extra_env={"SQGEN_TB_CFG": json.dumps(tb_cfg)},
                testcase="cocotb_dot_stream")

@@ -20,7 +20,6 @@ from sim.tb_convert import (
     check_equal,
     random_f32,
     tb_env,
-    write_sources,
 )
 
 ONE = 0x3F800000
@@ -183,7 +182,7 @@ def _run(sim, c):
 
     design, tb_cfg = tb_config(*c)
     build = BUILD / "fp32mac" / f"{sim}-{c[0]}"
-    paths = write_sources(design, build)
+    paths = design.write_sources(build / "rtl")
     run_cocotb(sim=sim, sources=paths, toplevel=design.top, test_module="sim.tb_fp32mac",
                build_dir=build, extra_env={"SQGEN_TB_CFG": json.dumps(tb_cfg)},
                testcase="cocotb_fp32mac_stream")

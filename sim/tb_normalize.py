@@ -18,7 +18,6 @@ from sim.tb_convert import (
     bubbles,
     check_equal,
     tb_env,
-    write_sources,
 )
 
 
@@ -132,7 +131,7 @@ def _run(sim, c):
 
     design, tb_cfg = tb_config(*c)
     build = BUILD / "normalize" / f"{sim}-{c[0]}"
-    paths = write_sources(design, build)
+    paths = design.write_sources(build / "rtl")
     run_cocotb(sim=sim, sources=paths, toplevel=design.top, test_module="sim.tb_normalize",
                build_dir=build, extra_env={"SQGEN_TB_CFG": json.dumps(tb_cfg)},
                testcase="cocotb_normalize_stream")

@@ -246,12 +246,7 @@ def build_and_run(sim: str, cid: str, pod: str, fmt: str, sp: str | None,
     design = generate_pod(dc)
     p = pod_config(dc)
     build = BUILD / "pod" / f"{sim}-{cid}"
-    src = build / "rtl"
-    src.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name in design.verilog_files:
-        (src / name).write_text(design.files[name])
-        paths.append(src / name)
+    paths = design.write_sources(build / "rtl")
     tb_cfg = {"rows": rows, "cols": cols, "mant_bits": dc.mant_bits,
               "acc_width": dc.acc_width, "block": p["block_size"], "sparsity": list(p["sparsity"]),
               "narrow_mant_bits": dc.narrow_mant_bits, "gemm": list(gemm), "seed": seed,

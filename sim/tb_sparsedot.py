@@ -301,16 +301,6 @@ def tb_params(design, *, beats: int, seed: int) -> dict:
             "packed24": par["packed24"], "beats": beats, "seed": seed}
 
 
-def write_sources(design, build) -> list:
-    """Write the design's Verilog under ``build/rtl`` and return the paths."""
-    src = build / "rtl"
-    src.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name in design.verilog_files:
-        (src / name).write_text(design.files[name])
-        paths.append(src / name)
-    return paths
-
 
 @pytest.mark.parametrize("sim,cfg", _params())
 def test_sparsedot_cosim(sim, cfg):
@@ -323,7 +313,7 @@ def test_sparsedot_cosim(sim, cfg):
                       pipeline=pipe, rows=blk)
     design = generate_sparsedot(dc, packed24=packed, decoder_register=dreg)
     build = BUILD / "sparsedot" / f"{sim}-{cid}"
-    paths = write_sources(design, build)
+    paths = design.write_sources(build / "rtl")
     n, m = dc.nm
     p = tb_params(design, beats=500, seed=7000 + blk * 17 + m * 3 + n)
     run_cocotb(sim=sim, sources=paths, toplevel=design.top, test_module="sim.tb_sparsedot",

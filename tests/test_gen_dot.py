@@ -121,10 +121,10 @@ def test_parses_in_icarus_and_yosys(tmp_path: Path) -> None:
     [(1, 2, None, 5), (2, 15, 14, 2), (33, 6, None, 3), (64, 7, 3, 7)],
 )
 def test_edge_configs_lint_clean(lanes, mb, narrow, pipe) -> None:
-    from gen.cmd_datapath import _lint, build_dot
+    from gen.cmd_datapath import build_dot
     from gen.config import min_acc_width
 
     d = build_dot(lanes=lanes, mant_bits=mb, acc_width=min_acc_width(mb, lanes),
                   pipeline=pipe, narrow_mant_bits=narrow)
-    _lint(d)  # raises gen.emit.LintError on any warning outside the documented waivers
+    d.lint()  # raises gen.emit.LintError on any warning outside the documented waivers
     assert d.manifest["latency"] == pipe
