@@ -74,7 +74,7 @@ test: $(STUDY_STAMP) ensure-iverilog
 	$(VPY) -m pytest -q -m "not slow" -n 2 --dist loadgroup
 
 sim: $(CORE_STAMP) ensure-iverilog
-	SQGEN_SIMS=$(SIM) $(VPY) -m pytest -q -m "sim" sim -n 2 --dist loadgroup
+	SQGEN_SIMS=$(SIM) $(VPY) -m pytest -q -m "sim and not slow" sim -n 2 --dist loadgroup
 
 regress: $(STUDY_STAMP) ensure-iverilog
 	$(VPY) -m pytest -q -m "slow" -n 2 --dist loadgroup
