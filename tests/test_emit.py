@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """gen.emit: atomic design writes, manifest files list, port tables, lint, toolchain discovery."""
 
 from __future__ import annotations
