@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from golden.nm_hw import index_bits
+
 __all__ = [
     "EXP_WIDTH",
     "PROD_EXP_WIDTH",
@@ -241,7 +243,7 @@ class PodGeometry:
     @property
     def idx_bits(self) -> int:
         """Index bits per stored weight (``ceil(log2 M)``), 0 when dense."""
-        return (self.m - 1).bit_length() if self.sparse else 0
+        return index_bits(self.m) if self.sparse else 0
 
     @property
     def latency(self) -> int:

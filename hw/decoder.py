@@ -7,7 +7,6 @@ Protocol, port layout and timing are documented in ``docs/sparsity.md``.
 
 from __future__ import annotations
 
-import math
 import operator
 
 from amaranth.hdl import Module, Signal, Value, signed, unsigned
@@ -15,13 +14,9 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from gen.config import ConfigError
+from golden.nm_hw import index_bits  # one definition, shared with the golden twin
 
 __all__ = ["NMDecoder", "index_bits"]
-
-
-def index_bits(m: int) -> int:
-    """Bits of one in-group index, ``ceil(log2 M)``."""
-    return max(1, math.ceil(math.log2(m)))
 
 
 def check_nm(n: int, m: int) -> None:

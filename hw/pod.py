@@ -38,6 +38,7 @@ from amaranth.hdl import (
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from golden.nm_hw import index_bits
 from hw.hbfp import EXP_WIDTH, PROD_EXP_WIDTH
 from hw.pe import PE
 
@@ -128,7 +129,7 @@ class Pod(wiring.Component):
 
     @property
     def idx_bits(self) -> int:
-        return (self.m - 1).bit_length() if self.sparse else 0
+        return index_bits(self.m) if self.sparse else 0
 
     @property
     def latency(self) -> int:
