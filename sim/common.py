@@ -8,12 +8,15 @@ sets ``VERILATOR_ROOT`` so nobody has to touch their shell. Importing this modul
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 __all__ = [
+    "cosim",
+    "tb_config_from_env",
     "ROOT",
     "BUILD",
     "toolchain_env",
@@ -122,3 +125,37 @@ def run_cocotb(
     assert n > 0, f"no cocotb tests ran from {test_module}"
     assert failed == 0, f"{failed}/{n} cocotb tests failed in {test_module} on {sim}"
     return Path(results)
+
+
+#: Environment variable carrying a testbench's configuration (JSON) to the cocotb side.
+TB_CFG_ENV = "SQGEN_TB_CFG"
+
+
+def tb_config_from_env() -> dict:
+    """The cocotb side's view of the configuration :func:`cosim` passed in."""
+    return json.loads(os.environ[TB_CFG_ENV])
+
+
+def cosim(
+    design,
+    *,
+    sim: str,
+    block: str,
+    cid: str,
+    tb_cfg: Mapping,
+    test_module: str,
+    testcase: str | Sequence[str] | None = None,
+    top: str | None = None,
+    extra_env: Mapping[str, str] | None = None,
+) -> Path:
+    """Co-simulate a generated :class:`gen.emit.Design` under ``sim``.
+
+    Writes its Verilog to ``build/sim/<block>/<sim>-<cid>/rtl``, hands ``tb_cfg`` to the cocotb
+    module as JSON (read back with :func:`tb_config_from_env`) and runs it via
+    :func:`run_cocotb`. ``top`` overrides the toplevel (e.g. a testbench wrapper module).
+    """
+    build = BUILD / block / f"{sim}-{cid}"
+    paths = design.write_sources(build / "rtl")
+    env = {TB_CFG_ENV: json.dumps(dict(tb_cfg)), **(extra_env or {})}
+    return run_cocotb(sim=sim, sources=paths, toplevel=top or design.top,
+                      test_module=test_module, build_dir=build, extra_env=env, testcase=testcase)

@@ -16,13 +16,13 @@ after a drive belongs to it.
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from collections.abc import Sequence
 
 import numpy as np
 import pytest
+
+from sim.common import tb_config_from_env
 
 # ---------------------------------------------------------------------------------------------
 # Shared stream bench
@@ -129,7 +129,7 @@ def check_equal(got: np.ndarray, exp: np.ndarray, inputs: np.ndarray, seed: int,
 
 
 def tb_env() -> dict:
-    return json.loads(os.environ["SQGEN_TB_CFG"])
+    return tb_config_from_env()
 
 
 
@@ -297,14 +297,11 @@ def _params(configs):
 
 
 def _run(sim, c):
-    from sim.common import BUILD, run_cocotb
+    from sim.common import cosim
 
     design, tb_cfg = tb_config(*c)
-    build = BUILD / "convert" / f"{sim}-{c[0]}"
-    paths = design.write_sources(build / "rtl")
-    run_cocotb(sim=sim, sources=paths, toplevel=design.top, test_module="sim.tb_convert",
-               build_dir=build, extra_env={"SQGEN_TB_CFG": json.dumps(tb_cfg)},
-               testcase="cocotb_convert_stream")
+    cosim(design, sim=sim, block="convert", cid=c[0], tb_cfg=tb_cfg, test_module="sim.tb_convert",
+          testcase="cocotb_convert_stream")
 
 
 @pytest.mark.parametrize("sim,cfg", _params(COSIM_CONFIGS))

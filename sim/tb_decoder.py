@@ -12,14 +12,13 @@ The pytest runner at the bottom (``test_decoder_cosim``) generates the Verilog t
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass
 
 import numpy as np
 import pytest
 
 from golden import nm_hw
+from sim.common import tb_config_from_env
 
 # ---------------------------------------------------------------------------------------------
 # Stimulus (pure NumPy, shared with tests/test_hw_sparse.py)
@@ -131,7 +130,7 @@ def make_stim(n: int, m: int, groups: int, width: int, beats: int, seed: int, *,
 
 
 def _cfg() -> dict:
-    return json.loads(os.environ["SQGEN_TB_CFG"])
+    return tb_config_from_env()
 
 
 class DecoderTB:
@@ -303,15 +302,12 @@ def _params():
 def test_decoder_cosim(sim, cfg):
     from gen.cmd_sparse import generate_decoder
     from gen.config import DesignConfig
-    from sim.common import BUILD, run_cocotb
+    from sim.common import cosim
 
     cid, sp, blk, fmt, packed = cfg
     dc = DesignConfig(sparsity=sp, block_size=blk, format=fmt, rows=blk)
     design = generate_decoder(dc, packed24=packed)
-    build = BUILD / "decoder" / f"{sim}-{cid}"
-    paths = design.write_sources(build / "rtl")
     n, m = dc.nm
     tb_cfg = {"n": n, "m": m, "groups": blk // m, "width": dc.mant_bits + 1,
               "packed24": packed, "beats": 600, "seed": 4000 + blk * 17 + m * 3 + n}
-    run_cocotb(sim=sim, sources=paths, toplevel=design.top, test_module="sim.tb_decoder",
-               build_dir=build, extra_env={"SQGEN_TB_CFG": json.dumps(tb_cfg)})
+    cosim(design, sim=sim, block="decoder", cid=cid, tb_cfg=tb_cfg, test_module="sim.tb_decoder")

@@ -14,7 +14,6 @@ drive belongs to that drive.
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass
 
@@ -22,6 +21,7 @@ import numpy as np
 import pytest
 
 from golden.arith_dot import dot_blocks
+from sim.common import tb_config_from_env
 
 EXP_MIN, EXP_MAX = -125, 128  # HBFP shared-exponent range (hw/hbfp.py)
 EXP_WIDTH, PROD_EXP_WIDTH = 9, 10  # port widths, as hw.hbfp (imported lazily: cocotb side)
@@ -267,7 +267,7 @@ def unpack_outputs(words: list[int], acc_width: int) -> tuple[np.ndarray, list, 
 
 
 def _cfg() -> dict:
-    return json.loads(os.environ["SQGEN_TB_CFG"])
+    return tb_config_from_env()
 
 
 class DotTB:
@@ -487,14 +487,11 @@ def _params():
 
 @pytest.mark.parametrize("sim,cfg", _params())
 def test_dot_cosim(sim, cfg):
-    from sim.common import BUILD, run_cocotb
+    from sim.common import cosim
 
     design, tb_cfg, top = tb_config(*cfg)
-    build = BUILD / "dot" / f"{sim}-{cfg[0]}"
-    paths = design.write_sources(build / "rtl")
-    run_cocotb(sim=sim, sources=paths, toplevel=top, test_module="sim.tb_dot",
-               build_dir=build, extra_env={"SQGEN_TB_CFG": json.dumps(tb_cfg)},
-               testcase="cocotb_dot_stream")
+    cosim(design, sim=sim, block="dot", cid=cfg[0], tb_cfg=tb_cfg, top=top,
+          test_module="sim.tb_dot", testcase="cocotb_dot_stream")
 
 
 @pytest.mark.slow
@@ -502,11 +499,8 @@ def test_dot_cosim(sim, cfg):
 @pytest.mark.parametrize("sim", ["icarus", "verilator"])
 def test_dot_cosim_long(sim):
     """Long regression: hbfp8 with an hbfp4 narrow mode, 24 lanes, 3 stages, 20k blocks."""
-    from sim.common import BUILD, run_cocotb
+    from sim.common import cosim
 
     design, tb_cfg, top = tb_config("k24_m7n3_p3", 24, 7, 3, None, 3, 404, n_random=20000)
-    build = BUILD / "dot" / f"{sim}-k24_m7n3_p3"
-    paths = design.write_sources(build / "rtl")
-    run_cocotb(sim=sim, sources=paths, toplevel=top, test_module="sim.tb_dot",
-               build_dir=build, extra_env={"SQGEN_TB_CFG": json.dumps(tb_cfg)},
-               testcase="cocotb_dot_stream")
+    cosim(design, sim=sim, block="dot", cid="k24_m7n3_p3", tb_cfg=tb_cfg, top=top,
+          test_module="sim.tb_dot", testcase="cocotb_dot_stream")

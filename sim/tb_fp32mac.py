@@ -8,8 +8,6 @@ sum, so the stimulus generator walks the stream once with the golden step functi
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
@@ -178,14 +176,11 @@ def tb_config(cid, pipe, profile, seed, n_random):
 
 
 def _run(sim, c):
-    from sim.common import BUILD, run_cocotb
+    from sim.common import cosim
 
     design, tb_cfg = tb_config(*c)
-    build = BUILD / "fp32mac" / f"{sim}-{c[0]}"
-    paths = design.write_sources(build / "rtl")
-    run_cocotb(sim=sim, sources=paths, toplevel=design.top, test_module="sim.tb_fp32mac",
-               build_dir=build, extra_env={"SQGEN_TB_CFG": json.dumps(tb_cfg)},
-               testcase="cocotb_fp32mac_stream")
+    cosim(design, sim=sim, block="fp32mac", cid=c[0], tb_cfg=tb_cfg, test_module="sim.tb_fp32mac",
+          testcase="cocotb_fp32mac_stream")
 
 
 @pytest.mark.parametrize("sim,cfg", _params(COSIM_CONFIGS))

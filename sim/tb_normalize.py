@@ -7,8 +7,6 @@ JSON in ``SQGEN_TB_CFG``, stimulus and expected values precomputed with
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
@@ -127,14 +125,11 @@ def tb_config(cid, aw, fb, ew, pipe, seed, n_random):
 
 
 def _run(sim, c):
-    from sim.common import BUILD, run_cocotb
+    from sim.common import cosim
 
     design, tb_cfg = tb_config(*c)
-    build = BUILD / "normalize" / f"{sim}-{c[0]}"
-    paths = design.write_sources(build / "rtl")
-    run_cocotb(sim=sim, sources=paths, toplevel=design.top, test_module="sim.tb_normalize",
-               build_dir=build, extra_env={"SQGEN_TB_CFG": json.dumps(tb_cfg)},
-               testcase="cocotb_normalize_stream")
+    cosim(design, sim=sim, block="normalize", cid=c[0], tb_cfg=tb_cfg,
+          test_module="sim.tb_normalize", testcase="cocotb_normalize_stream")
 
 
 @pytest.mark.parametrize("sim,cfg", _params(COSIM_CONFIGS))

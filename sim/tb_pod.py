@@ -19,10 +19,11 @@ import numpy as np
 import pytest
 
 from golden.systolic import PodGeometry, PodLayout, pod_program, random_hbfp_operands
+from sim.common import tb_config_from_env
 
 
 def _cfg() -> dict:
-    return json.loads(os.environ["SQGEN_TB_CFG"])
+    return tb_config_from_env()
 
 
 def _geometry(cfg: dict) -> PodGeometry:
@@ -237,7 +238,7 @@ def build_and_run(sim: str, cid: str, pod: str, fmt: str, sp: str | None,
     """Generate the pod, write it under build/sim/pod/<sim>-<cid>/ and run the cocotb tests."""
     from gen.cmd_pod import generate_pod, pod_config
     from gen.config import DesignConfig, parse_pod
-    from sim.common import BUILD, run_cocotb
+    from sim.common import cosim
 
     rows, cols = parse_pod(pod)
     fmt, _, narrow = fmt.partition(":")
@@ -245,18 +246,16 @@ def build_and_run(sim: str, cid: str, pod: str, fmt: str, sp: str | None,
                       narrow_format=narrow or None)
     design = generate_pod(dc)
     p = pod_config(dc)
-    build = BUILD / "pod" / f"{sim}-{cid}"
-    paths = design.write_sources(build / "rtl")
     tb_cfg = {"rows": rows, "cols": cols, "mant_bits": dc.mant_bits,
               "acc_width": dc.acc_width, "block": p["block_size"], "sparsity": list(p["sparsity"]),
               "narrow_mant_bits": dc.narrow_mant_bits, "gemm": list(gemm), "seed": seed,
               "backpressure": backpressure}
-    env = {"SQGEN_TB_CFG": json.dumps(tb_cfg)}
+    env = {}
     if report:
         Path(report).unlink(missing_ok=True)
         env["SQGEN_TB_OUT"] = str(report)
-    run_cocotb(sim=sim, sources=paths, toplevel=design.top, test_module="sim.tb_pod",
-               build_dir=build, extra_env=env)
+    cosim(design, sim=sim, block="pod", cid=cid, tb_cfg=tb_cfg, test_module="sim.tb_pod",
+          extra_env=env)
 
 
 @pytest.mark.parametrize("sim,cfg", _params())

@@ -13,14 +13,13 @@ Config comes as JSON in ``SQGEN_TB_CFG``; the pytest runner is ``test_sparsedot_
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass
 
 import numpy as np
 import pytest
 
 from golden import nm_hw
+from sim.common import tb_config_from_env
 
 
 @dataclass
@@ -121,7 +120,7 @@ def make_stim(p: dict, beats: int, seed: int, *, corrupt_rate: float = 0.0,
 
 
 def _cfg() -> dict:
-    return json.loads(os.environ["SQGEN_TB_CFG"])
+    return tb_config_from_env()
 
 
 class SparseDotTB:
@@ -306,15 +305,12 @@ def tb_params(design, *, beats: int, seed: int) -> dict:
 def test_sparsedot_cosim(sim, cfg):
     from gen.cmd_sparse import generate_sparsedot
     from gen.config import DesignConfig
-    from sim.common import BUILD, run_cocotb
+    from sim.common import cosim
 
     cid, sp, blk, fmt, narrow, pipe, packed, dreg = cfg
     dc = DesignConfig(sparsity=sp, block_size=blk, format=fmt, narrow_format=narrow,
                       pipeline=pipe, rows=blk)
     design = generate_sparsedot(dc, packed24=packed, decoder_register=dreg)
-    build = BUILD / "sparsedot" / f"{sim}-{cid}"
-    paths = design.write_sources(build / "rtl")
     n, m = dc.nm
     p = tb_params(design, beats=500, seed=7000 + blk * 17 + m * 3 + n)
-    run_cocotb(sim=sim, sources=paths, toplevel=design.top, test_module="sim.tb_sparsedot",
-               build_dir=build, extra_env={"SQGEN_TB_CFG": json.dumps(p)})
+    cosim(design, sim=sim, block="sparsedot", cid=cid, tb_cfg=p, test_module="sim.tb_sparsedot")
