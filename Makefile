@@ -71,6 +71,7 @@ gen: $(CORE_STAMP)
 # ---- verification --------------------------------------------------------------------------
 test: $(STUDY_STAMP) ensure-iverilog
 	$(VPY) -m ruff check .
+	$(VENV)/bin/lint-imports
 	$(VPY) -m pytest -q -m "not slow" -n 2 --dist loadgroup
 
 sim: $(CORE_STAMP) ensure-iverilog
@@ -81,22 +82,23 @@ regress: $(STUDY_STAMP) ensure-iverilog
 
 lint: $(CORE_STAMP)
 	$(VPY) -m ruff check .
+	$(VENV)/bin/lint-imports
 
 # ---- figures and reports --------------------------------------------------------------------
 bench: $(STUDY_STAMP) ensure-iverilog
-	$(VPY) -m bench
+	$(VPY) -m studies.bench
 
 area: $(CORE_STAMP)
-	@$(VPY) -m gen area --make --target '$(TARGET)' \
+	@$(VPY) -m flow area --make --target '$(TARGET)' \
 	  $(if $(POD),--pod '$(POD)') $(if $(FMT),--format '$(FMT)') $(if $(BLOCK),--block '$(BLOCK)') \
 	  $(if $(SPARSITY),--sparsity '$(SPARSITY)') $(if $(CONFIG),--config '$(CONFIG)') \
 	  $(if $(LIBERTY),--liberty '$(LIBERTY)')
 
 provisioning: $(CORE_STAMP)
-	$(VPY) -m gen provisioning
+	$(VPY) -m studies.provisioning
 
 interplay: $(STUDY_STAMP)
-	$(VPY) -m golden.study
+	$(VPY) -m studies.interplay
 
 clean:
 	rm -rf build sim_build .pytest_cache

@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
-from gen.config import ConfigError
-from gen.emit import LintError
+from gen import cmd_datapath, cmd_fp, cmd_pod, cmd_sparse
+from gen.cli import run_main
 
 #: Modules that contribute subcommands; each defines ``register(subparsers)``.
-COMMAND_MODULES = (
-    "gen.cmd_fp",         # convert, normalize, fp32mac
-    "gen.cmd_datapath",   # dot
-    "gen.cmd_sparse",     # decoder, sparsedot
-    "gen.cmd_pod",        # pod
-    "gen.cmd_area",       # area, provisioning
-)
+COMMAND_MODULES = (cmd_fp, cmd_datapath, cmd_sparse, cmd_pod)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,32 +19,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for modname in COMMAND_MODULES:
-        try:
-            mod = importlib.import_module(modname)
-        except ModuleNotFoundError as e:
-            if e.name == modname:  # not built yet
-                continue
-            raise
+    for mod in COMMAND_MODULES:
         mod.register(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        rc = args.func(args)
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except LintError as e:
-        # a generator bug, not a user error: say so plainly, keep Verilator's report
-        print(f"error: generated Verilog failed lint (please report): {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    return int(rc or 0)
+    return run_main(build_parser(), argv)
 
 
 if __name__ == "__main__":

@@ -9,11 +9,13 @@ With ``--make`` (used by the Makefile) error messages name the make variables (`
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from gen.config import ConfigError, DesignConfig, load_yaml, parse_pod
+from gen.emit import LintError
 
-__all__ = ["add_design_args", "design_from_args", "flag_name"]
+__all__ = ["add_design_args", "design_from_args", "flag_name", "run_main"]
 
 #: flag -> make variable, for error messages under --make
 MAKE_VARS = {
@@ -79,3 +81,20 @@ def _rename(msg: str, args: argparse.Namespace) -> str:
         if msg.startswith(w):
             return f"{var}: {msg}"
     return msg
+
+
+def run_main(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> int:
+    """Parse ``argv`` and run the chosen subcommand: a refused value is one line and exit 2."""
+    args = parser.parse_args(argv)
+    try:
+        rc = args.func(args)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except LintError as e:
+        # a generator bug, not a user error: say so plainly, keep Verilator's report
+        print(f"error: generated Verilog failed lint (please report): {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return int(rc or 0)

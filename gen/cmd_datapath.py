@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 from gen.cli import add_design_args, design_from_args
-from gen.config import ConfigError, DesignConfig, min_acc_width
+from gen.config import ConfigError, DesignConfig
 from gen.emit import (
     Design,
     clock_ports,
@@ -20,11 +20,14 @@ from gen.emit import (
     port_table,
     to_verilog,
 )
+from golden.facts import default_acc_width
+from hw.dot import HBFPDot
+from hw.int8mac import Int8Mac
 
-__all__ = ["register", "run", "generate_dot", "build_dot", "dot_params", "DOT_PROTOCOL"]
-
-#: Default accumulator headroom over the exact block-sum width (as DesignConfig's default).
-ACC_HEADROOM = 8
+__all__ = [
+    "register", "run", "generate_dot", "generate_int8mac", "build_dot", "dot_params",
+    "DOT_PROTOCOL",
+]
 
 DOT_PROTOCOL = (
     "One block pair per clock when in_valid=1, no backpressure. in_first=1 restarts the "
@@ -55,7 +58,7 @@ def dot_params(cfg: DesignConfig, *, mant_bits: int | None = None,
         aw = acc_width
     if aw is None:
         try:
-            aw = min_acc_width(int(mb), cfg.block_size) + ACC_HEADROOM
+            aw = default_acc_width(int(mb), cfg.block_size)
         except (TypeError, ValueError):
             aw = 0  # HBFPDot reports the bad mantissa width
     return {
@@ -96,7 +99,6 @@ def build_dot(
 
     Raises :class:`gen.config.ConfigError` for out-of-range parameters.
     """
-    from hw.dot import HBFPDot
 
     dut = HBFPDot(lanes=lanes, mant_bits=mant_bits, acc_width=acc_width, pipeline=pipeline,
                   narrow_mant_bits=narrow_mant_bits)
@@ -192,3 +194,16 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def generate_int8mac(cfg: DesignConfig | None = None) -> Any:
+    """The INT8 MAC baseline (:class:`hw.int8mac.Int8Mac`) as a :class:`gen.emit.Design`."""
+    dut = Int8Mac()
+    top = "int8mac"
+    text = to_verilog(dut, top)
+    ports = clock_ports() + port_table(dut, {
+        "a": "signed 8-bit operand", "b": "signed 8-bit operand", "en": "accumulate this cycle",
+        "clear": "start a new sum with this product", "acc": "registered 32-bit accumulator",
+    })
+    man = design_manifest(kind="int8mac", top=top, config={"width": 8, "acc_width": 32},
+                          ports=ports, protocol="en-qualified, no backpressure",
+                          latency=dut.latency)
+    return Design(top, {f"{top}.v": text}, man)

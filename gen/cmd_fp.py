@@ -15,6 +15,10 @@ from typing import Any
 from gen.cli import add_design_args, design_from_args
 from gen.config import ConfigError, DesignConfig
 from gen.emit import Design, clock_ports, design_manifest, port_table, to_verilog
+from golden.facts import PROD_EXP_WIDTH, default_acc_width
+from hw.convert import FP32ToHBFP
+from hw.fp32mac import FP32MAC
+from hw.normalize import HBFPToFP32
 
 __all__ = [
     "register",
@@ -101,7 +105,6 @@ def generate_convert(
     ``mant_bits`` overrides the format's m (2..15); stochastic rounding follows
     ``cfg.rounding``. Raises :class:`ConfigError` on bad parameters, before any file exists.
     """
-    from hw.convert import FP32ToHBFP
 
     mb = cfg.mant_bits if mant_bits is None else mant_bits
     dut = FP32ToHBFP(
@@ -145,8 +148,6 @@ def generate_normalize(
     Defaults: ``acc_width = cfg.acc_width``, ``frac_bits = 2 m`` (a product of two m-bit HBFP
     mantissas), ``exp_width = PROD_EXP_WIDTH`` (``e_a + e_b``).
     """
-    from hw.hbfp import PROD_EXP_WIDTH
-    from hw.normalize import HBFPToFP32
 
     mb = cfg.mant_bits if mant_bits is None else mant_bits
     try:
@@ -179,7 +180,6 @@ def generate_normalize(
 
 def generate_fp32mac(cfg: DesignConfig) -> Design:
     """The FP32 multiply-accumulate baseline; only ``cfg.pipeline`` (1 or 2) applies."""
-    from hw.fp32mac import FP32MAC
 
     dut = FP32MAC(pipeline=cfg.pipeline)
     top = cfg.name or "sqgen_fp32mac"
@@ -276,11 +276,10 @@ def _run_normalize(args: argparse.Namespace) -> int:
     aw = _int_arg(args.acc_width, "--acc-width") if mb is not None else None
     cfg = _config(args, mb is not None)
     if mb is not None and aw is None:
-        from gen.config import min_acc_width
 
         if not 2 <= mb <= 15:
             raise ConfigError(f"mantissa width must be 2..15 bits, not {mb}")
-        aw = min_acc_width(mb, cfg.block_size) + 8
+        aw = default_acc_width(mb, cfg.block_size)
     design = generate_normalize(cfg, acc_width=aw, frac_bits=fb, exp_width=ew, mant_bits=mb)
     return _finish(args, design)
 

@@ -22,6 +22,8 @@ from gen.emit import (
     port_table,
     to_verilog,
 )
+from golden.systolic import PodGeometry, PodLayout, cycles_formula
+from hw.pod import Pod
 
 __all__ = ["register", "run", "generate_pod", "pod_config", "POD_PROTOCOL"]
 
@@ -98,8 +100,6 @@ def _layout(fields: list[tuple[str, int]]) -> dict[str, dict[str, int]]:
 
 def generate_pod(cfg: DesignConfig, *, names: dict[str, str] | None = None) -> Design:
     """Build the pod for ``cfg`` in memory (nothing written). Raises ConfigError on bad input."""
-    from golden.systolic import PodGeometry, PodLayout, cycles_formula
-    from hw.pod import Pod
 
     p = pod_config(cfg, names=names)
     block = p.pop("block_size")

@@ -15,6 +15,9 @@ from typing import Any
 from gen.cli import add_design_args, design_from_args
 from gen.config import ConfigError, DesignConfig
 from gen.emit import Design, clock_ports, design_manifest, port_table, to_verilog
+from golden.nm_hw import index_bits, meta_layout
+from hw.decoder import NMDecoder
+from hw.sparsedot import SparseHBFPDot
 
 __all__ = ["register", "generate_decoder", "generate_sparsedot", "META_ERROR_RULE"]
 
@@ -37,7 +40,6 @@ def _nm(cfg: DesignConfig, what: str) -> tuple[int, int]:
 def _metadata_doc(
     n: int, m: int, groups: int, packed24: bool, prefix_idx: str, prefix_meta: str
 ) -> dict[str, Any]:
-    from golden.nm_hw import index_bits, meta_layout
 
     ib = index_bits(m)
     if packed24:
@@ -68,7 +70,6 @@ def _metadata_doc(
 
 def generate_decoder(cfg: DesignConfig, *, packed24: bool = False) -> Design:
     """Build the N:M index decoder for ``cfg`` (groups = block / M, width = mantissa + sign)."""
-    from hw.decoder import NMDecoder
 
     n, m = _nm(cfg, "the decoder")
     groups = cfg.block_size // m
@@ -112,7 +113,6 @@ def generate_sparsedot(
 
     Latency ``cfg.pipeline`` cycles, one more with ``decoder_register``.
     """
-    from hw.sparsedot import SparseHBFPDot
 
     n, m = _nm(cfg, "the sparse dot unit")
     dut = SparseHBFPDot(

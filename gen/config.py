@@ -8,12 +8,22 @@ Errors are :class:`ConfigError` (a ``ValueError``) carrying one readable line.
 from __future__ import annotations
 
 import dataclasses
-import math
 import operator
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import yaml
+
+from golden.facts import (
+    HBFP_FORMATS,
+    ParamError,
+    default_acc_width,
+    hbfp_mant_bits,
+    min_acc_width,
+    parse_nm,
+)
 
 __all__ = [
     "ConfigError",
@@ -26,12 +36,12 @@ __all__ = [
     "load_yaml",
 ]
 
-#: HBFP format name -> magnitude mantissa bits ``m`` (a sign bit comes on top).
-FORMATS: dict[str, int] = {"hbfp8": 7, "hbfp6": 5, "hbfp4": 3}
-
-
-class ConfigError(ValueError):
-    """A design-point value was refused. ``str(err)`` is one line meant for the user."""
+#: HBFP format name -> magnitude mantissa bits ``m`` (the registry's HBFP entries).
+FORMATS = HBFP_FORMATS
+#: A refused design-point value (the project's one parameter-error type).
+ConfigError = ParamError
+format_mant_bits = hbfp_mant_bits
+parse_sparsity = parse_nm
 
 
 def _pos_int(value: Any, what: str) -> int:
@@ -49,16 +59,6 @@ def _pos_int(value: Any, what: str) -> int:
     return v
 
 
-def format_mant_bits(name: str, *, what: str = "format") -> int:
-    """Return ``m`` (magnitude mantissa bits) for an HBFP format name such as ``"hbfp6"``."""
-    key = str(name).strip().lower()
-    if key not in FORMATS:
-        raise ConfigError(
-            f"{what} must be one of {', '.join(FORMATS)}, not {name!r}"
-        )
-    return FORMATS[key]
-
-
 def parse_pod(text: str, *, what: str = "--pod") -> tuple[int, int]:
     """Parse ``"RxC"`` (e.g. ``"32x32"``) into ``(rows, cols)``."""
     s = str(text).strip()
@@ -73,31 +73,6 @@ def parse_pod(text: str, *, what: str = "--pod") -> tuple[int, int]:
     if cols < 1:
         raise ConfigError(f"{what}={text!r}: pod cols must be a positive integer, not {cols}")
     return rows, cols
-
-
-def parse_sparsity(text: str | None, *, what: str = "sparsity") -> tuple[int, int] | None:
-    """Parse ``"N:M"`` into ``(n, m)``; ``None``/``""``/``"dense"`` mean dense."""
-    if text is None:
-        return None
-    s = str(text).strip().lower()
-    if s in ("", "none", "dense"):
-        return None
-    mt = re.fullmatch(r"(\d+):(\d+)", s)
-    if not mt:
-        raise ConfigError(f"{what}={text!r} is not of the form N:M (e.g. 2:4)")
-    n, m = int(mt.group(1)), int(mt.group(2))
-    if n < 1:
-        raise ConfigError(f"{what}={text!r}: N must be at least 1, not {n}")
-    if m > 16:
-        raise ConfigError(f"{what}={text!r}: M must be at most 16, not {m}")
-    if n >= m:
-        raise ConfigError(f"{what}={text!r}: N must be smaller than M (N < M <= 16)")
-    return n, m
-
-
-def min_acc_width(mant_bits: int, k: int) -> int:
-    """Bits for an exact k-term sum of (m+1)-bit signed products: ``2(m+1) + ceil(log2 k)``."""
-    return 2 * (mant_bits + 1) + math.ceil(math.log2(k)) if k > 1 else 2 * (mant_bits + 1)
 
 
 @dataclass(frozen=True)
@@ -118,7 +93,7 @@ class DesignConfig:
     sparsity:
         ``"N:M"`` structured sparsity of the weights along the reduction axis, or ``None``.
     acc_width:
-        Accumulator width in bits. Defaults to ``min_acc_width(m, reduction) + 8`` headroom.
+        Accumulator width in bits. Defaults to :func:`golden.facts.default_acc_width`.
     pipeline:
         Pipeline depth (register stages) of a dot-product unit, >= 1.
     rounding:
@@ -174,7 +149,7 @@ class DesignConfig:
             )
         need = min_acc_width(self.mant_bits, self.reduction_length)
         if self.acc_width is None:
-            s(self, "acc_width", need + 8)
+            s(self, "acc_width", default_acc_width(self.mant_bits, self.reduction_length))
         else:
             aw = _pos_int(self.acc_width, "accumulator width")
             if aw < need:
@@ -219,8 +194,6 @@ def load_yaml(path: str | Path, **overrides: Any) -> DesignConfig:
 
     Raises :class:`ConfigError` with ``"<file>: <key>: <reason>"`` on any problem.
     """
-    import yaml
-
     p = Path(path)
     try:
         text = p.read_text()

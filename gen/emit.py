@@ -18,6 +18,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from gen.toolchain import toolchain_env
+
 __all__ = [
     "to_verilog",
     "port_table",
@@ -172,7 +174,6 @@ def lint_verilog(
 
     Returns Verilator's (empty on success) output.
     """
-    from sim.common import toolchain_env
 
     env = toolchain_env()
     cmd = ["verilator", "--lint-only", "-Wall", "--top-module", top]

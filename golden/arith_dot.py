@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from golden.facts import EXP_WIDTH, PROD_EXP_WIDTH  # noqa: F401 (re-exported)
+
 # Constants stay out of __all__: golden.arith star-imports several modules.
 __all__ = ["block_sums", "dot_blocks", "dot_value"]
 
-#: Mirror ``hw.hbfp.EXP_WIDTH``/``PROD_EXP_WIDTH`` (golden/ must not import the hardware).
-EXP_WIDTH = 9
-PROD_EXP_WIDTH = 10
 #: Accumulator exponent after reset (most negative PROD_EXP_WIDTH value), as in ``hw.dot``.
 RESET_EXP = -(1 << (PROD_EXP_WIDTH - 1))
 

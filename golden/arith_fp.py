@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from golden.formats import hbfp_encode
+
 __all__ = [
     "LFSR_WIDTH",
     "LFSR_TAPS",
@@ -152,7 +154,6 @@ def convert_blocks(
     invalid : bool [n_blocks]
         The ``out_invalid`` flag: some lane has exponent field 255 (NaN or Inf).
     """
-    from golden.formats import hbfp_encode
 
     a = np.asarray(lanes)
     bits = a.view(np.uint32) if a.dtype == np.float32 else a.astype(np.uint32)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from golden._common import check_choice
+from golden.facts import FORMATS, HBFP_FORMATS, check_nm
 from golden.formats import hbfp_quantize, int8_quantize, mx_quantize
 from golden.sparsity import nm_mask, unstructured_mask
 
@@ -41,15 +42,9 @@ DEFAULT_HBFP_BLOCK = 64
 #: Block size of the MX specs without "@block" (OCP MX).
 DEFAULT_MX_BLOCK = 32
 
-_HBFP_M = {"hbfp8": 7, "hbfp6": 5, "hbfp4": 3}
-_MX = {
-    "mxfp8_e4m3": "fp8_e4m3",
-    "mxfp8_e5m2": "fp8_e5m2",
-    "mxfp6_e2m3": "fp6_e2m3",
-    "mxfp6_e3m2": "fp6_e3m2",
-    "mxfp4": "fp4_e2m1",
-    "mxint8": "int8",
-}
+_HBFP_M = HBFP_FORMATS
+#: MX spec name -> microxcaling element-format name (from the registry).
+_MX = {k: f.mx.name for k, f in FORMATS.items() if f.mx is not None}
 #: Accepted spec names; "hbfp*" and "mx*" take an optional "@<block>" suffix.
 QUANT_SPECS = (*_HBFP_M, *_MX, "int8", "int8_asym", "fp32")
 
@@ -114,10 +109,8 @@ def parse_sparsity_spec(sparsity: Any) -> tuple[int, int] | float | None:
         mt = re.fullmatch(r"\s*(\d+)\s*:\s*(\d+)\s*", sparsity)
         if not mt:
             raise ValueError(f"sparsity must be 'N:M', a fraction or None; got {sparsity!r}")
-        n, m = int(mt.group(1)), int(mt.group(2))
-        if not 1 <= n <= m:
-            raise ValueError(f"sparsity {sparsity!r}: need 1 <= N <= M")
-        return n, m
+        return check_nm(int(mt.group(1)), int(mt.group(2)), what=f"sparsity {sparsity!r}:",
+                        allow_dense=True)
     if isinstance(sparsity, (float, np.floating)) and 0.0 <= sparsity <= 1.0:
         return float(sparsity)
     raise ValueError(

@@ -24,10 +24,13 @@ Conventions shared with the RTL (documented in ``docs/sparsity.md``):
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
+
+from golden.arith_dot import dot_blocks
+from golden.facts import check_nm, index_bits
+from golden.sparsity import nm_decompress, pack_2to4_nibbles
 
 __all__ = [
     "index_bits",
@@ -41,21 +44,6 @@ __all__ = [
     "dense_dot_expected",
     "check_nm",
 ]
-
-
-def check_nm(n: int, m: int) -> tuple[int, int]:
-    """Validate ``1 <= n < m <= 16`` (the hardware range) and return ``(n, m)`` as ints."""
-    if isinstance(n, bool) or isinstance(m, bool):
-        raise ValueError(f"N:M must be integers, not {n!r}:{m!r}")
-    n, m = int(n), int(m)
-    if not 1 <= n < m <= 16:
-        raise ValueError(f"N:M={n}:{m} out of range: need 1 <= N < M <= 16")
-    return n, m
-
-
-def index_bits(m: int) -> int:
-    """Bits of one in-group index: ``ceil(log2 M)`` (M >= 2)."""
-    return max(1, math.ceil(math.log2(int(m))))
 
 
 def lane_window(n: int, m: int, j: int) -> tuple[int, int]:
@@ -175,7 +163,6 @@ def pack_meta(indices: np.ndarray, n: int, m: int, *, packed24: bool = False) ->
         return idx.astype(np.uint8)
     if (n, m) != (2, 4):
         raise ValueError(f"packed24 is the 2:4 nibble form; N:M={n}:{m}")
-    from golden.sparsity import pack_2to4_nibbles
 
     # The bus holds lane k = 2g + j at bits [2k+1:2k]; any index pair is representable,
     # including corrupted ones, so the bus value is built from the lanes directly ...
@@ -242,7 +229,6 @@ def sparse_dot_expected(
     product of the decompressed weights, which callers should check too
     (:func:`dense_dot_expected`).
     """
-    from golden.arith_dot import dot_blocks
 
     sel = decode_select(a_man, w_idx, n, m)
     return dot_blocks(
@@ -271,8 +257,6 @@ def dense_dot_expected(
 
     Uses :func:`golden.sparsity.nm_decompress`; only defined for valid metadata.
     """
-    from golden.arith_dot import dot_blocks
-    from golden.sparsity import nm_decompress
 
     dense_w = np.asarray(nm_decompress(np.asarray(w_vals), np.asarray(w_idx), n, m))
     return dot_blocks(

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from golden.nm_hw import index_bits
+from golden.facts import EXP_WIDTH, PROD_EXP_WIDTH, index_bits, parse_nm
 
 __all__ = [
     "EXP_WIDTH",
@@ -50,21 +50,11 @@ __all__ = [
     "layer_table",
 ]
 
-#: Signed shared-exponent port width (= hw.hbfp.EXP_WIDTH; golden/ stays amaranth-free).
-EXP_WIDTH = 9
-#: Signed product-exponent width (e_a + e_w) on the result port.
-PROD_EXP_WIDTH = 10
 
 
 def _nm(sparsity: str | tuple[int, int] | None) -> tuple[int, int]:
     """``(N, M)`` of a sparsity spec; dense is ``(1, 1)`` (one weight per group of one)."""
-    if sparsity is None or sparsity in ("", "dense", "none"):
-        return 1, 1
-    if isinstance(sparsity, str):
-        n, m = (int(x) for x in sparsity.split(":"))
-        return n, m
-    n, m = sparsity
-    return int(n), int(m)
+    return parse_nm(sparsity) or (1, 1)
 
 
 def fold_depth(rows: int, sparsity: str | tuple[int, int] | None = None) -> int:

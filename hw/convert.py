@@ -13,8 +13,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from gen.config import ConfigError
-from hw.hbfp import EXP_WIDTH, mant_width
+from golden.facts import EXP_WIDTH, ParamError, mant_width
 
 __all__ = ["FP32ToHBFP", "lfsr_jump_masks", "LFSR_WIDTH", "LFSR_TAPS"]
 
@@ -120,18 +119,18 @@ class FP32ToHBFP(wiring.Component):
         self._seed = operator.index(seed) & 0xFFFFFFFF
         try:
             if self._k < 1:
-                raise ConfigError(f"block size must be at least 1, not {self._k}")
+                raise ParamError(f"block size must be at least 1, not {self._k}")
             if not 2 <= self._m <= 15:
-                raise ConfigError(f"mantissa width must be 2..15 bits, not {self._m}")
+                raise ParamError(f"mantissa width must be 2..15 bits, not {self._m}")
             if self._pipeline < 1:
-                raise ConfigError(
+                raise ParamError(
                     f"converter pipeline depth must be at least 1, not {self._pipeline}"
                 )
             if self._stochastic and not 1 <= self._offset_bits <= LFSR_WIDTH:
-                raise ConfigError(
+                raise ParamError(
                     f"stochastic offset bits must be 1..{LFSR_WIDTH}, not {self._offset_bits}"
                 )
-        except ConfigError:
+        except ParamError:
             # Refused before elaboration on purpose: keep Amaranth's unused-elaboratable
             # warning quiet for this half-built object.
             self._MustUse__silence = True

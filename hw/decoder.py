@@ -13,20 +13,9 @@ from amaranth.hdl import Module, Signal, Value, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from gen.config import ConfigError
-from golden.nm_hw import index_bits  # one definition, shared with the golden twin
+from golden.facts import ParamError, check_nm, index_bits
 
-__all__ = ["NMDecoder", "index_bits"]
-
-
-def check_nm(n: int, m: int) -> None:
-    """Refuse N:M outside ``1 <= N < M <= 16`` with a one-line :class:`ConfigError`."""
-    if n < 1:
-        raise ConfigError(f"sparsity {n}:{m}: N must be at least 1, not {n}")
-    if m > 16:
-        raise ConfigError(f"sparsity {n}:{m}: M must be at most 16, not {m}")
-    if n >= m:
-        raise ConfigError(f"sparsity {n}:{m}: N must be smaller than M (N < M <= 16)")
+__all__ = ["NMDecoder"]
 
 
 class NMDecoder(wiring.Component):
@@ -91,12 +80,12 @@ class NMDecoder(wiring.Component):
         groups, width = operator.index(groups), operator.index(width)
         check_nm(n, m)
         if groups < 1:
-            raise ConfigError(f"decoder groups must be a positive integer, not {groups}")
+            raise ParamError(f"decoder groups must be a positive integer, not {groups}")
         if width < 1:
-            raise ConfigError(f"activation width must be a positive integer, not {width}")
+            raise ParamError(f"activation width must be a positive integer, not {width}")
         packed24 = bool(packed24)
         if packed24 and (n, m) != (2, 4):
-            raise ConfigError(f"packed 2:4 nibble metadata needs sparsity 2:4, not {n}:{m}")
+            raise ParamError(f"packed 2:4 nibble metadata needs sparsity 2:4, not {n}:{m}")
         self._n, self._m, self._groups, self._width = n, m, groups, width
         self._packed24 = packed24
         self._registered = bool(registered)

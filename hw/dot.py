@@ -32,8 +32,7 @@ from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from gen.config import ConfigError, min_acc_width
-from hw.hbfp import EXP_WIDTH, PROD_EXP_WIDTH
+from golden.facts import EXP_WIDTH, PROD_EXP_WIDTH, ParamError, min_acc_width
 
 __all__ = ["HBFPDot", "MIN_MANT_BITS", "MAX_MANT_BITS", "RESET_EXP", "register_cuts"]
 
@@ -47,40 +46,40 @@ RESET_EXP = -(1 << (PROD_EXP_WIDTH - 1))
 
 def _int(value: object, what: str) -> int:
     if isinstance(value, bool):
-        raise ConfigError(f"{what} must be an integer, not {value!r}")
+        raise ParamError(f"{what} must be an integer, not {value!r}")
     try:
         return operator.index(value)  # type: ignore[arg-type]
     except TypeError:
-        raise ConfigError(f"{what} must be an integer, not {value!r}") from None
+        raise ParamError(f"{what} must be an integer, not {value!r}") from None
 
 
 def _check_params(
     lanes: object, mant_bits: object, acc_width: object, pipeline: object,
     narrow_mant_bits: object,
 ) -> tuple[int, int, int, int, int | None]:
-    """Coerce and validate HBFPDot parameters; raise :class:`ConfigError` with one line."""
+    """Coerce and validate HBFPDot parameters; raise :class:`ParamError` with one line."""
     lanes = _int(lanes, "lanes")
     mant_bits = _int(mant_bits, "mantissa width")
     acc_width = _int(acc_width, "accumulator width")
     pipeline = _int(pipeline, "pipeline depth")
     if lanes < 1:
-        raise ConfigError(f"lanes (block size) must be at least 1, not {lanes}")
+        raise ParamError(f"lanes (block size) must be at least 1, not {lanes}")
     if not MIN_MANT_BITS <= mant_bits <= MAX_MANT_BITS:
-        raise ConfigError(
+        raise ParamError(
             f"mantissa width must be {MIN_MANT_BITS}..{MAX_MANT_BITS} bits, not {mant_bits}"
         )
     if pipeline < 1:
-        raise ConfigError(f"pipeline depth must be at least 1, not {pipeline}")
+        raise ParamError(f"pipeline depth must be at least 1, not {pipeline}")
     need = min_acc_width(mant_bits, lanes)
     if acc_width < need:
-        raise ConfigError(
+        raise ParamError(
             f"accumulator width {acc_width} is too narrow: an exact {lanes}-term sum of "
             f"{mant_bits}-bit mantissa products needs 2(m+1)+ceil(log2 k) = {need} bits"
         )
     if narrow_mant_bits is not None:
         narrow_mant_bits = _int(narrow_mant_bits, "narrow mantissa width")
         if not MIN_MANT_BITS <= narrow_mant_bits < mant_bits:
-            raise ConfigError(
+            raise ParamError(
                 f"narrow mantissa width must be {MIN_MANT_BITS}..{mant_bits - 1} "
                 f"(narrower than the wide {mant_bits}), not {narrow_mant_bits}"
             )
@@ -158,7 +157,7 @@ class HBFPDot(wiring.Component):
             lanes, mant_bits, acc_width, pipeline, narrow_mant_bits = _check_params(
                 lanes, mant_bits, acc_width, pipeline, narrow_mant_bits
             )
-        except ConfigError:
+        except ParamError:
             # A refused component is not a forgotten one: no UnusedElaboratable warning.
             self._MustUse__silence = True
             raise

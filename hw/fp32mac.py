@@ -13,7 +13,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from gen.config import ConfigError
+from golden.facts import ParamError
 from hw.normalize import leading_zeros
 
 __all__ = ["FP32MAC", "fp32_mul", "fp32_add", "CANONICAL_NAN", "NEG_ZERO"]
@@ -174,8 +174,8 @@ class FP32MAC(wiring.Component):
         self._pipeline = operator.index(pipeline)
         try:
             if self._pipeline not in (1, 2):
-                raise ConfigError(f"fp32mac pipeline depth must be 1 or 2, not {self._pipeline}")
-        except ConfigError:
+                raise ParamError(f"fp32mac pipeline depth must be 1 or 2, not {self._pipeline}")
+        except ParamError:
             # Refused before elaboration on purpose: keep Amaranth's unused-elaboratable
             # warning quiet for this half-built object.
             self._MustUse__silence = True

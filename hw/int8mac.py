@@ -13,7 +13,7 @@ from amaranth.hdl import Module, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from gen.config import ConfigError
+from golden.facts import ParamError
 
 __all__ = ["Int8Mac"]
 
@@ -60,7 +60,7 @@ class Int8Mac(wiring.Component):
         if err is not None:
             # A refused component is not a forgotten one: no UnusedElaboratable warning.
             self._MustUse__silence = True
-            raise ConfigError(err)
+            raise ParamError(err)
         self._width, self._acc_width = width, acc_width
         super().__init__({
             "a": In(signed(width)),

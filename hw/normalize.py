@@ -13,8 +13,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from gen.config import ConfigError
-from hw.hbfp import PROD_EXP_WIDTH
+from golden.facts import PROD_EXP_WIDTH, ParamError
 
 __all__ = ["HBFPToFP32", "leading_zeros"]
 
@@ -96,16 +95,16 @@ class HBFPToFP32(wiring.Component):
         self._pipeline = operator.index(pipeline)
         try:
             if not 2 <= self._a <= 64:
-                raise ConfigError(f"normalizer accumulator width must be 2..64 bits, not {self._a}")
+                raise ParamError(f"normalizer accumulator width must be 2..64 bits, not {self._a}")
             if not 0 <= self._f <= 1024:
-                raise ConfigError(f"normalizer frac_bits must be 0..1024, not {self._f}")
+                raise ParamError(f"normalizer frac_bits must be 0..1024, not {self._f}")
             if not 2 <= self._ew <= 16:
-                raise ConfigError(f"normalizer exponent width must be 2..16 bits, not {self._ew}")
+                raise ParamError(f"normalizer exponent width must be 2..16 bits, not {self._ew}")
             if self._pipeline < 1:
-                raise ConfigError(
+                raise ParamError(
                     f"normalizer pipeline depth must be at least 1, not {self._pipeline}"
                 )
-        except ConfigError:
+        except ParamError:
             # Refused before elaboration on purpose: keep Amaranth's unused-elaboratable
             # warning quiet for this half-built object.
             self._MustUse__silence = True

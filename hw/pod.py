@@ -38,8 +38,7 @@ from amaranth.hdl import (
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.nm_hw import index_bits
-from hw.hbfp import EXP_WIDTH, PROD_EXP_WIDTH
+from golden.facts import EXP_WIDTH, PROD_EXP_WIDTH, index_bits
 from hw.pe import PE
 
 __all__ = ["Pod", "PodRow"]

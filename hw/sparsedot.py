@@ -14,10 +14,9 @@ from amaranth.hdl import Module, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from gen.config import ConfigError
-from hw.decoder import NMDecoder, check_nm, index_bits
+from golden.facts import EXP_WIDTH, PROD_EXP_WIDTH, ParamError, check_nm, index_bits
+from hw.decoder import NMDecoder
 from hw.dot import HBFPDot
-from hw.hbfp import EXP_WIDTH, PROD_EXP_WIDTH
 
 __all__ = ["SparseHBFPDot"]
 
@@ -95,7 +94,7 @@ class SparseHBFPDot(wiring.Component):
         n, m, block = operator.index(n), operator.index(m), operator.index(block)
         check_nm(n, m)
         if block < 1 or block % m:
-            raise ConfigError(f"sparsity {n}:{m}: M={m} must divide the block size {block}")
+            raise ParamError(f"sparsity {n}:{m}: M={m} must divide the block size {block}")
         self._n, self._m, self._block = n, m, block
         self._groups = block // m
         self._lanes = n * self._groups
@@ -111,7 +110,7 @@ class SparseHBFPDot(wiring.Component):
                 lanes=self._lanes, mant_bits=mant_bits, acc_width=acc_width, pipeline=pipeline,
                 narrow_mant_bits=narrow_mant_bits,
             )
-        except ConfigError:
+        except ParamError:
             self._dec._MustUse__silence = True
             raise
         self._mant_bits = operator.index(mant_bits)

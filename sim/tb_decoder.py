@@ -17,8 +17,11 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+from gen.cmd_sparse import generate_decoder
+from gen.config import DesignConfig
 from golden import nm_hw
-from sim.common import tb_config_from_env
+from golden.sparsity import nm_compress, nm_prune
+from sim.common import cosim, simulators, tb_config_from_env
 
 # ---------------------------------------------------------------------------------------------
 # Stimulus (pure NumPy, shared with tests/test_hw_sparse.py)
@@ -47,7 +50,6 @@ def pruned_indices(rng: np.random.Generator, beats: int, n: int, m: int, groups:
     ``zero_frac`` zeroes that share of the elements first, so some groups keep fewer than N
     non-zeros (the compressor then pads at the lowest unused positions) or none at all.
     """
-    from golden.sparsity import nm_compress, nm_prune
 
     x = rng.standard_normal((beats, groups * m)).astype(np.float32)
     if zero_frac:
@@ -285,7 +287,6 @@ COSIM_CONFIGS = [
 
 
 def _params():
-    from sim.common import simulators
 
     out = []
     for cid, sp, blk, fmt, packed, fast_sims in COSIM_CONFIGS:
@@ -300,9 +301,6 @@ def _params():
 
 @pytest.mark.parametrize("sim,cfg", _params())
 def test_decoder_cosim(sim, cfg):
-    from gen.cmd_sparse import generate_decoder
-    from gen.config import DesignConfig
-    from sim.common import cosim
 
     cid, sp, blk, fmt, packed = cfg
     dc = DesignConfig(sparsity=sp, block_size=blk, format=fmt, rows=blk)

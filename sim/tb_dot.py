@@ -20,11 +20,12 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+from gen.cmd_datapath import build_dot
 from golden.arith_dot import dot_blocks
-from sim.common import tb_config_from_env
+from golden.facts import EXP_WIDTH, MAX_BLOCK_EXP, PROD_EXP_WIDTH, ZERO_BLOCK_EXP, default_acc_width
+from sim.common import cosim, simulators, tb_config_from_env
 
-EXP_MIN, EXP_MAX = -125, 128  # HBFP shared-exponent range (hw/hbfp.py)
-EXP_WIDTH, PROD_EXP_WIDTH = 9, 10  # port widths, as hw.hbfp (imported lazily: cocotb side)
+EXP_MIN, EXP_MAX = ZERO_BLOCK_EXP, MAX_BLOCK_EXP  # HBFP shared-exponent range
 
 
 @dataclass
@@ -461,10 +462,8 @@ def tb_config(cid: str, lanes: int, mb: int, n: int | None, aw: int | None, pipe
 
     ``packed`` adds the packed-bus harness (``<top>_tb``) around the generated module.
     """
-    from gen.cmd_datapath import build_dot
-    from gen.config import min_acc_width
 
-    aw = min_acc_width(mb, lanes) + 8 if aw is None else aw
+    aw = default_acc_width(mb, lanes) if aw is None else aw
     design = build_dot(lanes=lanes, mant_bits=mb, acc_width=aw, pipeline=pipe,
                        narrow_mant_bits=n, name="sqgen_dot")
     cfg = {"lanes": lanes, "mant_bits": mb, "narrow_mant_bits": n, "acc_width": aw,
@@ -479,7 +478,6 @@ def tb_config(cid: str, lanes: int, mb: int, n: int | None, aw: int | None, pipe
 
 
 def _params():
-    from sim.common import simulators
 
     return [pytest.param(sim, c, marks=pytest.mark.sim, id=f"{sim}-{c[0]}")
             for c in COSIM_CONFIGS for sim in simulators()]
@@ -487,7 +485,6 @@ def _params():
 
 @pytest.mark.parametrize("sim,cfg", _params())
 def test_dot_cosim(sim, cfg):
-    from sim.common import cosim
 
     design, tb_cfg, top = tb_config(*cfg)
     cosim(design, sim=sim, block="dot", cid=cfg[0], tb_cfg=tb_cfg, top=top,
@@ -499,7 +496,6 @@ def test_dot_cosim(sim, cfg):
 @pytest.mark.parametrize("sim", ["icarus", "verilator"])
 def test_dot_cosim_long(sim):
     """Long regression: hbfp8 with an hbfp4 narrow mode, 24 lanes, 3 stages, 20k blocks."""
-    from sim.common import cosim
 
     design, tb_cfg, top = tb_config("k24_m7n3_p3", 24, 7, 3, None, 3, 404, n_random=20000)
     cosim(design, sim=sim, block="dot", cid="k24_m7n3_p3", tb_cfg=tb_cfg, top=top,

@@ -11,6 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from gen.cmd_fp import generate_fp32mac
+from gen.config import DesignConfig
+from golden.arith_fp import bits_f32, f32_bits, fp32_add_ftz, fp32_mac_sequence, fp32_mul_ftz
+from sim.common import cosim
 from sim.tb_convert import (
     StreamTB,
     _params,
@@ -78,7 +82,6 @@ def mac_directed() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def mac_random(n: int, rng: np.random.Generator, profile: str):
     """Random (a, b, first) with aimed cancellations; ``profile`` "mixed" or "edges"."""
-    from golden.arith_fp import bits_f32, f32_bits, fp32_add_ftz, fp32_mul_ftz
 
     if profile == "edges":
         # exponent sums near underflow (ea + eb ~ 127 - 126) and overflow (~ 127 + 254)
@@ -115,7 +118,6 @@ def mac_random(n: int, rng: np.random.Generator, profile: str):
 
 
 async def _mac_run(dut) -> None:
-    from golden.arith_fp import fp32_mac_sequence
 
     cfg = tb_env()
     rng = np.random.default_rng(cfg["seed"])
@@ -166,8 +168,6 @@ SLOW_CONFIGS = [
 
 
 def tb_config(cid, pipe, profile, seed, n_random):
-    from gen.cmd_fp import generate_fp32mac
-    from gen.config import DesignConfig
 
     design = generate_fp32mac(DesignConfig(pipeline=pipe, name="sqgen_fp32mac"))
     tb_cfg = {"latency": design.manifest["latency"], "profile": profile, "seed": seed,
@@ -176,7 +176,6 @@ def tb_config(cid, pipe, profile, seed, n_random):
 
 
 def _run(sim, c):
-    from sim.common import cosim
 
     design, tb_cfg = tb_config(*c)
     cosim(design, sim=sim, block="fp32mac", cid=c[0], tb_cfg=tb_cfg, test_module="sim.tb_fp32mac",

@@ -10,6 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from gen.cmd_fp import generate_normalize
+from gen.config import DesignConfig
+from golden.arith_fp import normalize
+from sim.common import cosim
 from sim.tb_convert import (
     StreamTB,
     _params,
@@ -61,7 +65,6 @@ def normalize_random(aw: int, fb: int, ew: int, n: int, rng: np.random.Generator
 
 
 async def _normalize_run(dut) -> None:
-    from golden.arith_fp import normalize
 
     cfg = tb_env()
     aw, fb, ew = cfg["acc_width"], cfg["frac_bits"], cfg["exp_width"]
@@ -114,8 +117,6 @@ SLOW_CONFIGS = [
 
 
 def tb_config(cid, aw, fb, ew, pipe, seed, n_random):
-    from gen.cmd_fp import generate_normalize
-    from gen.config import DesignConfig
 
     design = generate_normalize(DesignConfig(pipeline=pipe, name="sqgen_normalize"),
                                 acc_width=aw, frac_bits=fb, exp_width=ew)
@@ -125,7 +126,6 @@ def tb_config(cid, aw, fb, ew, pipe, seed, n_random):
 
 
 def _run(sim, c):
-    from sim.common import cosim
 
     design, tb_cfg = tb_config(*c)
     cosim(design, sim=sim, block="normalize", cid=c[0], tb_cfg=tb_cfg,

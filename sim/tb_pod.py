@@ -18,8 +18,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from gen.cmd_pod import generate_pod, pod_config
+from gen.config import DesignConfig, parse_pod
 from golden.systolic import PodGeometry, PodLayout, pod_program, random_hbfp_operands
-from sim.common import tb_config_from_env
+from sim.common import cosim, simulators, tb_config_from_env
 
 
 def _cfg() -> dict:
@@ -219,7 +221,6 @@ CONFIGS = [
 
 
 def _params():
-    from sim.common import simulators
 
     out = []
     for cid, pod, fmt, sp, gemm, slow in CONFIGS:
@@ -236,9 +237,6 @@ def build_and_run(sim: str, cid: str, pod: str, fmt: str, sp: str | None,
                   gemm: tuple[int, int, int], *, seed: int, backpressure: bool = True,
                   report: str | None = None) -> None:
     """Generate the pod, write it under build/sim/pod/<sim>-<cid>/ and run the cocotb tests."""
-    from gen.cmd_pod import generate_pod, pod_config
-    from gen.config import DesignConfig, parse_pod
-    from sim.common import cosim
 
     rows, cols = parse_pod(pod)
     fmt, _, narrow = fmt.partition(":")

@@ -18,8 +18,13 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+from gen.cmd_sparse import generate_sparsedot
+from gen.config import DesignConfig
 from golden import nm_hw
-from sim.common import tb_config_from_env
+from golden.formats import hbfp_encode
+from golden.sparsity import nm_compress, nm_prune
+from sim.common import cosim, simulators, tb_config_from_env
+from sim.tb_decoder import corrupt, edge_indices
 
 
 @dataclass
@@ -56,7 +61,6 @@ class SparseDotStim:
 
 
 def _encode(rng, x: np.ndarray, mant_bits: int, block: int):
-    from golden.formats import hbfp_encode
 
     e, q = hbfp_encode(x, mant_bits, block)
     return np.asarray(e).reshape(-1).astype(np.int64), np.asarray(q).astype(np.int64)
@@ -65,8 +69,6 @@ def _encode(rng, x: np.ndarray, mant_bits: int, block: int):
 def make_stim(p: dict, beats: int, seed: int, *, corrupt_rate: float = 0.0,
               clear_rate: float = 0.0, valid_rate: float = 0.85) -> SparseDotStim:
     """Pruned random weights + directed beats (edges, short and all-zero groups, full scale)."""
-    from golden.sparsity import nm_compress, nm_prune
-    from sim.tb_decoder import corrupt, edge_indices
 
     rng = np.random.default_rng(seed)
     n, m, k, mb = p["n"], p["m"], p["block"], p["mant_bits"]
@@ -278,7 +280,6 @@ COSIM_CONFIGS = [
 
 
 def _params():
-    from sim.common import simulators
 
     out = []
     for cid, *rest in COSIM_CONFIGS:
@@ -303,9 +304,6 @@ def tb_params(design, *, beats: int, seed: int) -> dict:
 
 @pytest.mark.parametrize("sim,cfg", _params())
 def test_sparsedot_cosim(sim, cfg):
-    from gen.cmd_sparse import generate_sparsedot
-    from gen.config import DesignConfig
-    from sim.common import cosim
 
     cid, sp, blk, fmt, narrow, pipe, packed, dreg = cfg
     dc = DesignConfig(sparsity=sp, block_size=blk, format=fmt, narrow_format=narrow,

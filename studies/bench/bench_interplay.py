@@ -9,11 +9,12 @@ from __future__ import annotations
 import os
 import time
 
+from studies import interplay as study
+
 BUDGET_S = 300.0
 
 
 def main() -> None:
-    from golden import study
 
     out = os.path.join("build", "reports", "interplay")
     t0 = time.perf_counter()

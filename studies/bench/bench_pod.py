@@ -10,6 +10,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from gen.cmd_pod import generate_pod, pod_config
+from gen.config import DesignConfig, parse_pod
+from golden.systolic import layer_table
+from sim.common import BUILD, VERILATOR_BUILD_ARGS
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -26,10 +31,6 @@ def gen_wall(pod: str) -> float:
 def cocotb_gemm(pod: str, fmt: str, gemm: tuple[int, int, int], seed: int = 77) -> dict:
     """Verilator build time and one always-ready GEMM's simulated MACs per wall-second."""
     from cocotb_tools.runner import get_runner
-
-    from gen.cmd_pod import generate_pod, pod_config
-    from gen.config import DesignConfig, parse_pod
-    from sim.common import BUILD, VERILATOR_BUILD_ARGS
 
     rows, cols = parse_pod(pod)
     dc = DesignConfig(rows=rows, cols=cols, format=fmt)
@@ -58,7 +59,6 @@ def cocotb_gemm(pod: str, fmt: str, gemm: tuple[int, int, int], seed: int = 77) 
 
 
 def utilization_table(rows: int = 32, cols: int = 32) -> str:
-    from golden.systolic import layer_table
 
     lines = [f"Utilization on a {rows}x{cols} pod (pod = exact RTL cycles; SCALE-Sim WS = "
              "no-overlap model; util = M*N*K_eff / (cycles*R*C))",

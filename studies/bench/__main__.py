@@ -1,4 +1,4 @@
-"""``python -m bench`` (``make bench``): run every bench/bench_*.py ``main()`` in turn."""
+"""``python -m studies.bench`` (``make bench``): run every ``bench_*.py`` ``main()`` in turn."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 import time
 import traceback
 
-import bench
+from studies import bench
 
 
 def main(argv: list[str]) -> int:
@@ -23,7 +23,7 @@ def main(argv: list[str]) -> int:
         print(f"\n==== {name} ====", flush=True)
         t0 = time.perf_counter()
         try:
-            importlib.import_module(f"bench.{name}").main()
+            importlib.import_module(f"studies.bench.{name}").main()
         except Exception:
             failed += 1
             traceback.print_exc()

@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+from studies import provisioning
+
 ROOT = Path(__file__).resolve().parent.parent
 
 #: (label, make-equivalent arguments, goal in seconds)
@@ -44,8 +46,6 @@ def main() -> None:
         ge = total.split()[-1] if total else "?"
         flag = "" if dt <= goal else "  OVER GOAL"
         print(f"{label:<46} {dt:>8.1f} {goal:>7.0f}  {ge}{flag}", flush=True)
-
-    from gen import provisioning
 
     t0 = time.perf_counter()
     provisioning.main(out_dir=ROOT / "build" / "reports")

@@ -20,7 +20,7 @@ terminates the process that hosts libyosys; the parent turns it into a one-line
 :class:`AreaError`. Results are cached under ``build/area/cache`` keyed by the canonical module
 text, the library contents, the script and :data:`FLOW_VERSION`.
 
-Without a liberty file the flow maps to the project's own ``gen/sqgen_generic.lib`` (areas in
+Without a liberty file the flow maps to the project's own ``flow/sqgen_generic.lib`` (areas in
 gate equivalents, NAND2 = 1 GE). With one, areas are in that library's unit (µm² for real
 libraries) and GE = area / (that library's smallest NAND2 area).
 """
@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from gen.config import ConfigError
+from gen.emit import atomic_write_text
 
 __all__ = [
     "ABC_SCRIPT",
@@ -358,7 +359,7 @@ def _run_worker(job: dict[str, Any], design_v: str, deps_v: str, what: str) -> d
         t0 = time.perf_counter()
         try:
             res = subprocess.run(
-                [sys.executable, "-m", "gen.area", "--worker", str(t)],
+                [sys.executable, "-m", "flow.area", "--worker", str(t)],
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                 timeout=WORKER_TIMEOUT, cwd=tmp,
             )
@@ -741,7 +742,6 @@ def format_table(rep: AreaReport) -> str:
 
 def write_report(rep: AreaReport, out_dir: str | Path) -> Path:
     """Write ``out_dir/area.json`` (atomically) and return its path."""
-    from gen.emit import atomic_write_text
 
     p = Path(out_dir) / "area.json"
     atomic_write_text(p, json.dumps(rep.to_json(), indent=2) + "\n")

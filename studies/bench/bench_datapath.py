@@ -23,6 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
+from sim.common import BUILD, VERILATOR_BUILD_ARGS
+from sim.tb_dot import tb_config
+
 LANES, MANT, NARROW, PIPE = 16, 5, 3, 2
 SEED = 9001
 
@@ -30,9 +33,6 @@ SEED = 9001
 def _run_sim(sim: str, n_blocks: int, packed: bool) -> dict:
     from cocotb_tools.check_results import get_results
     from cocotb_tools.runner import get_runner
-
-    from sim.common import BUILD, VERILATOR_BUILD_ARGS
-    from sim.tb_dot import tb_config
 
     design, cfg, top = tb_config("bench", LANES, MANT, NARROW, None, PIPE, SEED, packed=packed,
                                  n_random=n_blocks)
