@@ -20,8 +20,8 @@ from gen.emit import (
     clock_ports,
     design_manifest,
     port_table,
-    to_verilog,
 )
+from gen.hier import emit_hierarchy, module_names
 from golden.systolic import PodGeometry, PodLayout, cycles_formula
 from hw.pod import Pod
 
@@ -104,19 +104,18 @@ def generate_pod(cfg: DesignConfig, *, names: dict[str, str] | None = None) -> D
     p = pod_config(cfg, names=names)
     block = p.pop("block_size")
     top = cfg.name or "sqgen_pod"
-    pe_name, row_name = f"{top}_pe", f"{top}_row"
-    pod = Pod(**p, pe_module=pe_name, row_module=row_name)
+    modules = module_names(top, ("pe", "row", "array"))
+    pe_name, row_name, array_name = modules["pe"], modules["row"], modules["array"]
+    pod = Pod(**p, modules=modules)
     # Amaranth's converter flattens and copies every submodule; converting each distinct module
     # once and instantiating it as a black box keeps the text small and generation linear.
-    # Only the pod keeps Amaranth's (* top = 1 *) mark, so tools that guess the top agree.
-    texts = [to_verilog(pod.make_pe(), pe_name).replace("(* top =  1  *)\n", "", 1),
-             to_verilog(pod.make_row(), row_name).replace("(* top =  1  *)\n", "", 1),
-             to_verilog(pod, top)]
+    texts = [text for _, text in emit_hierarchy(pod, top, modules)]
     text = (
         f"// sqgen weight-stationary HBFP pod {pod.rows}x{pod.cols}, {cfg.format}"
         f"{', sparsity ' + cfg.sparsity if cfg.sparsity else ''}.\n"
         f"// Module {pe_name} (one PE) is instantiated {pod.cols} times by {row_name} (one row),\n"
-        f"// which {top} instantiates {pod.rows} times. See docs/pod.md and manifest.json.\n"
+        f"// which {array_name} (the PE array) instantiates {pod.rows} times; {top} holds one\n"
+        f"// {array_name}. See docs/pod.md and manifest.json.\n"
         + "\n".join(texts)
     )
     geo = PodGeometry(pod.rows, pod.cols, pod.mant_bits, pod.acc_width, block, (pod.n, pod.m),
@@ -134,6 +133,7 @@ def generate_pod(cfg: DesignConfig, *, names: dict[str, str] | None = None) -> D
         extra={
             "pe_module": pe_name,
             "row_module": row_name,
+            "array_module": array_name,
             "pe_instances": pod.rows * pod.cols,
             "fold_depth": pod.kf,
             "macs_per_cycle": pod.rows * pod.cols,

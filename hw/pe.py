@@ -1,88 +1,92 @@
-"""Processing element of the weight-stationary HBFP pod (``hw/pod.py``).
+"""Processing element of the weight-stationary pod: one registered multiply-accumulate.
 
-One PE is a registered multiply-accumulate stage:
+* It holds **two weight banks** (double buffering, as in SOSA): each bank is one weight operand,
+  plus its index inside the N:M group when the pod is sparse.
+* The activation bus (``sel`` operands: one when dense, the M-wide group when N:M sparse) and
+  its bank-select bit pass through it west to east, one register per PE.
+* ``out_psum <= arith.mac(in_psum, w[bank], a[idx])``: the partial sum moves south.
 
-* it holds **two weight banks** (double buffering, as in SOSA): each bank is one signed HBFP
-  weight mantissa, plus its index inside the N:M group when the pod is sparse;
-* the activation bus (``sel`` mantissas: one when dense, the M-wide group when N:M sparse) and a
-  bank-select bit pass through it left to right, one register per PE;
-* ``psum_out <= psum_in + w[bank] * a[idx]``: the partial sum moves down the column in exact
-  integer arithmetic.
-
-The weight write port is independent of ``en`` (the pod's global stall) on purpose: the next
-fold's weights keep loading while a full result sink stalls the array.
+The arithmetic is a parameter (:mod:`hw.arith`), so the same PE, row, array and pod serve every
+number format that has one. The weight write port is independent of ``en`` (the pod's stall)
+on purpose: the next fold's weights keep loading while a full result sink stalls the array.
 """
 
 from __future__ import annotations
 
 import operator
+from typing import Any
 
-from amaranth.hdl import Array, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
+
+from golden.facts import ParamError, index_bits
+from hw.arith import Arithmetic
+from hw.block import Block
+from hw.signatures import ActBus, PsumBus, WeightWrite
 
 __all__ = ["PE"]
 
 
-class PE(wiring.Component):
+class PE(Block):
     """Weight-stationary MAC with a double-buffered weight and an M:1 activation select.
 
     Parameters
     ----------
-    mant_bits:
-        Magnitude mantissa bits ``m``; operands are ``m + 1``-bit signed.
-    acc_width:
-        Width of the partial-sum input/output (signed).
+    arith:
+        The PE arithmetic (:class:`hw.arith.MantissaMAC` for HBFP).
     sel:
-        Activations on the bus: 1 when dense, ``M`` for N:M sparsity (the stored index picks one).
+        Operands on the activation bus: 1 when dense, ``M`` for N:M sparsity (the stored index
+        picks one).
 
     Ports
     -----
     en: In(1)
-        Advance: when 0 every datapath register holds (the pod's global stall).
-    a_in: In(unsigned(sel * (m+1)))
-        Packed activation bus, element i at bit ``i*(m+1)``.
-    bank_in: In(1)
-        Which weight bank the activation in ``a_in`` uses.
-    psum_in: In(signed(acc_width))
+        Advance: when 0 every datapath register holds (the pod's stall).
+    in_act: In(ActBus)
+        ``data``: packed operands, element i at bit ``i * width(operand)``; ``bank``: the weight
+        bank this activation uses.
+    in_psum: In(PsumBus)
         Partial sum from the PE above (0 for the top row).
-    w_in, w_idx, w_we, w_bank:
-        Weight write port: on a clock edge with ``w_we`` bank ``w_bank`` takes ``w_in``
-        (and ``w_idx`` when sparse). Not gated by ``en``.
-    a_out, bank_out, psum_out: Out
-        Registered ``a_in``, ``bank_in`` and ``psum_in + w[bank_in] * a_in[idx]``.
+    w: In(WeightWrite)
+        On a clock edge with ``w.we`` bank ``w.bank`` takes ``w.data`` (and ``w.idx`` when
+        sparse). Not gated by ``en``.
+    out_act, out_psum: Out
+        Registered ``in_act`` and ``arith.mac(in_psum, w[bank], a[idx])``.
 
     Latency 1 cycle (of ``en``) on every output; throughput one MAC per enabled cycle.
     """
 
-    def __init__(self, *, mant_bits: int, acc_width: int, sel: int = 1):
-        self.mant_bits = operator.index(mant_bits)
-        self.acc_width = operator.index(acc_width)
-        self.sel = operator.index(sel)
-        if self.mant_bits < 1 or self.acc_width < 2 * (self.mant_bits + 1) or self.sel < 1:
-            self._MustUse__silence = True  # a refused PE is not an unused one
-            raise ValueError("PE needs mant_bits >= 1, acc_width >= 2(m+1) and sel >= 1")
-        mw = self.mant_bits + 1
-        members = {
+    @classmethod
+    def check(cls, *, arith: Any, sel: int = 1) -> None:
+        if not isinstance(arith, Arithmetic):
+            raise ParamError(f"PE arith must be an hw.arith.Arithmetic, not {arith!r}")
+        if operator.index(sel) < 1:
+            raise ParamError(f"PE sel must be >= 1, not {sel}")
+
+    @staticmethod
+    def signature_of(*, arith: Arithmetic, sel: int = 1) -> wiring.Signature:
+        """The PE's signature, without building a PE (parents place black boxes from it)."""
+        ow = arith.operand_shape.width
+        return wiring.Signature({
             "en": In(1),
-            "a_in": In(unsigned(self.sel * mw)),
-            "bank_in": In(1),
-            "psum_in": In(signed(self.acc_width)),
-            "w_in": In(signed(mw)),
-            "w_we": In(1),
-            "w_bank": In(1),
-            "a_out": Out(unsigned(self.sel * mw)),
-            "bank_out": Out(1),
-            "psum_out": Out(signed(self.acc_width)),
-        }
-        if self.sel > 1:
-            members["w_idx"] = In(unsigned(self.idx_bits))
-        super().__init__(members)
+            "w": In(WeightWrite(shape=arith.operand_shape,
+                                idx_bits=index_bits(sel) if sel > 1 else 0)),
+            "in_act": In(ActBus(width=sel * ow)),
+            "in_psum": In(PsumBus(shape=arith.acc_shape)),
+            "out_act": Out(ActBus(width=sel * ow)),
+            "out_psum": Out(PsumBus(shape=arith.acc_shape)),
+        })
+
+    def __init__(self, *, arith: Arithmetic, sel: int = 1):
+        self.arith = arith
+        self.sel = operator.index(sel)
+        super().__init__(self.signature_of(arith=arith, sel=self.sel))
 
     @property
     def idx_bits(self) -> int:
         """Bits of a stored N:M index (0 when dense)."""
-        return (self.sel - 1).bit_length()
+        return index_bits(self.sel) if self.sel > 1 else 0
 
     @property
     def latency(self) -> int:
@@ -91,48 +95,49 @@ class PE(wiring.Component):
     @property
     def register_bits(self) -> int:
         """Flip-flops in one PE."""
-        return self.count_register_bits(self.mant_bits, self.acc_width, self.sel)
+        return self.count_register_bits(self.arith, self.sel)
 
     @staticmethod
-    def count_register_bits(mant_bits: int, acc_width: int, sel: int = 1) -> int:
+    def count_register_bits(arith: Arithmetic, sel: int = 1) -> int:
         """Flip-flops in one PE: activation bus, bank bit, partial sum, two weight banks."""
-        mw = mant_bits + 1
-        return sel * mw + 1 + acc_width + 2 * (mw + (sel - 1).bit_length())
+        ow, aw = arith.operand_shape.width, arith.acc_shape.width
+        ib = index_bits(sel) if sel > 1 else 0
+        return sel * ow + 1 + aw + 2 * (ow + ib)
 
     def elaborate(self, platform):  # noqa: ARG002
         m = Module()
-        mw = self.mant_bits + 1
+        ops = self.arith.operand_shape
+        ow = ops.width
         # Datapath registers need no reset: nothing leaves the pod without a valid token.
-        w = [Signal(signed(mw), name=f"w{b}", reset_less=True) for b in range(2)]
-        with m.If(self.w_we):
-            with m.If(self.w_bank):
-                m.d.sync += w[1].eq(self.w_in)
+        w = [Signal(ops, name=f"w{b}", reset_less=True) for b in range(2)]
+        with m.If(self.w.we):
+            with m.If(self.w.bank):
+                m.d.sync += w[1].eq(self.w.data)
             with m.Else():
-                m.d.sync += w[0].eq(self.w_in)
-        w_sel = Mux(self.bank_in, w[1], w[0])
+                m.d.sync += w[0].eq(self.w.data)
+        bank = self.in_act.bank
+        w_sel = Mux(bank, w[1], w[0])
+        a = self.in_act.data
         if self.sel > 1:
             idx = [Signal(self.idx_bits, name=f"idx{b}", reset_less=True) for b in range(2)]
-            with m.If(self.w_we):
-                with m.If(self.w_bank):
-                    m.d.sync += idx[1].eq(self.w_idx)
+            with m.If(self.w.we):
+                with m.If(self.w.bank):
+                    m.d.sync += idx[1].eq(self.w.idx)
                 with m.Else():
-                    m.d.sync += idx[0].eq(self.w_idx)
+                    m.d.sync += idx[0].eq(self.w.idx)
             # Pad to 2^idx_bits lanes (indices >= M select 0) so the select is a full case.
-            lanes = Array([self.a_in[i * mw:(i + 1) * mw].as_signed() for i in range(self.sel)]
-                          + [Const(0, signed(mw))] * ((1 << self.idx_bits) - self.sel))
-            a_sel = lanes[Mux(self.bank_in, idx[1], idx[0])]
+            lanes = Array([a[i * ow:(i + 1) * ow].as_signed() for i in range(self.sel)]
+                          + [Const(0, ops)] * ((1 << self.idx_bits) - self.sel))
+            a_sel = lanes[Mux(bank, idx[1], idx[0])]
         else:
-            a_sel = self.a_in.as_signed()
-        prod = Signal(signed(2 * mw))
-        m.d.comb += prod.eq(w_sel * a_sel)
-        a_r = Signal.like(self.a_out, reset_less=True)
-        bank_r = Signal(reset_less=True)
-        psum_r = Signal.like(self.psum_out, reset_less=True)
+            a_sel = a.as_signed()
+        acc = Signal(self.arith.acc_shape, name="acc")
+        m.d.comb += acc.eq(self.arith.mac(self.in_psum.data, w_sel, a_sel))
+        a_r = Signal.like(self.out_act.data, name="a_r", reset_less=True)
+        bank_r = Signal(name="bank_r", reset_less=True)
+        psum_r = Signal.like(self.out_psum.data, name="psum_r", reset_less=True)
         with m.If(self.en):
-            m.d.sync += [
-                a_r.eq(self.a_in),
-                bank_r.eq(self.bank_in),
-                psum_r.eq(self.psum_in + prod),
-            ]
-        m.d.comb += [self.a_out.eq(a_r), self.bank_out.eq(bank_r), self.psum_out.eq(psum_r)]
+            m.d.sync += [a_r.eq(a), bank_r.eq(bank), psum_r.eq(acc)]
+        m.d.comb += [self.out_act.data.eq(a_r), self.out_act.bank.eq(bank_r),
+                     self.out_psum.data.eq(psum_r)]
         return m

@@ -1,8 +1,10 @@
 """Weight-stationary HBFP systolic pod (issue 5). See docs/pod.md for the full protocol.
 
-An R x C array of :class:`hw.pe.PE`. Weights are stationary (double-buffered per PE), activation
-rows stream in from the left through an input skew, partial sums flow down the columns in exact
-integer arithmetic, and an output de-skew realigns the C column sums into one result beat.
+An R x C :class:`hw.array.Array` of :class:`hw.pe.PE` (a plain grid) plus what makes it a
+pod: weight banking, input skew, output de-skew, the token pipeline and three streams. Weights
+are stationary (double-buffered per PE), activation rows stream in from the left through an
+input skew, partial sums flow down the columns in exact integer arithmetic, and an output
+de-skew realigns the C column sums into one result beat.
 
 Streams (``amaranth.lib.stream``, flat packed payloads, LSB first; layout in
 :class:`golden.systolic.PodLayout`):
@@ -22,29 +24,23 @@ of the stall; a bank is refilled only when every token that uses it has left (``
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable, Mapping
 
-from amaranth.hdl import (
-    Cat,
-    ClockSignal,
-    Const,
-    Instance,
-    Module,
-    Mux,
-    ResetSignal,
-    Signal,
-    signed,
-    unsigned,
-)
-from amaranth.lib import data, stream, wiring
+from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 
-from golden.facts import EXP_WIDTH, PROD_EXP_WIDTH, index_bits
+from golden.facts import EXP_WIDTH, PROD_EXP_WIDTH, ParamError, check_nm, index_bits
+from hw.arith import MantissaMAC
+from hw.array import Array
+from hw.block import Block
+from hw.hier import place
 from hw.pe import PE
 
-__all__ = ["Pod", "PodRow"]
+__all__ = ["Pod"]
 
 
-class Pod(wiring.Component):
+class Pod(Block):
     """R x C weight-stationary HBFP pod with double-buffered weights and valid/ready streams.
 
     Parameters
@@ -61,11 +57,11 @@ class Pod(wiring.Component):
     narrow_mant_bits:
         If set, a run-time ``narrow`` input port: while it is 1 every mantissa operand is read
         from its low ``narrow_mant_bits + 1`` bits (sign-extended), as in the dot unit.
-    pe_module, row_module:
-        ``None``: rows and PEs are Amaranth submodules (for the Python simulator). A name: the
-        rows (:class:`PodRow`) / PEs are ``Instance`` s of that Verilog module, so each is
-        emitted once (see :func:`gen.cmd_pod.generate_pod`): this keeps the Verilog small and
-        the conversion time linear in R + C rather than R * C.
+    modules:
+        Role (``"array"``, ``"row"``, ``"pe"``) -> Verilog module name. Without it the array,
+        rows and PEs are Amaranth submodules (for the Python simulator); with it each is an
+        instance of a module emitted once (:func:`gen.hier.emit_hierarchy`), which keeps the
+        Verilog small and the conversion time linear in R + C rather than R * C.
 
     Latency ``R + C - 1`` advancing cycles from an accepted activation beat to its result beat.
     Throughput one activation row (``R*C`` MACs, ``R*C*M/N`` dense-equivalent) per cycle once a
@@ -73,9 +69,28 @@ class Pod(wiring.Component):
     ``R + C`` rows (exact count: :func:`golden.systolic.cycles`).
     """
 
+    @classmethod
+    def check(cls, *, rows: int, cols: int, mant_bits: int, acc_width: int,
+              sparsity: tuple[int, int] = (1, 1), narrow_mant_bits: int | None = None,
+              modules: Mapping[str, str] | None = None) -> None:  # noqa: ARG003
+        R, C = operator.index(rows), operator.index(cols)
+        if R < 1 or C < 1:
+            raise ParamError(f"pod rows and cols must be positive, not {R}x{C}")
+        n, m = (operator.index(x) for x in sparsity)
+        if (n, m) != (1, 1):
+            check_nm(n, m)
+        if R % n:
+            raise ParamError(f"pod rows {R} must be a multiple of N={n}")
+        mb, aw = operator.index(mant_bits), operator.index(acc_width)
+        MantissaMAC(mb, aw)  # the PE arithmetic checks its own widths
+        if (1 << (aw - 1)) - 1 < R * ((1 << mb) - 1) ** 2:
+            raise ParamError(f"acc_width {aw} cannot hold a {R}-row sum")
+        if narrow_mant_bits is not None and not 1 <= operator.index(narrow_mant_bits) < mb:
+            raise ParamError(f"narrow_mant_bits must be in [1, {mb}), not {narrow_mant_bits}")
+
     def __init__(self, *, rows: int, cols: int, mant_bits: int, acc_width: int,
                  sparsity: tuple[int, int] = (1, 1), narrow_mant_bits: int | None = None,
-                 pe_module: str | None = None, row_module: str | None = None):
+                 modules: Mapping[str, str] | None = None):
         self.rows = operator.index(rows)
         self.cols = operator.index(cols)
         self.mant_bits = operator.index(mant_bits)
@@ -83,19 +98,8 @@ class Pod(wiring.Component):
         self.n, self.m = (operator.index(x) for x in sparsity)
         self.narrow_mant_bits = (None if narrow_mant_bits is None
                                  else operator.index(narrow_mant_bits))
-        self.pe_module = pe_module
-        self.row_module = row_module
-        self._MustUse__silence = True  # until validated: a refused pod is not an unused one
-        if self.rows < 1 or self.cols < 1:
-            raise ValueError("pod rows and cols must be positive")
-        if self.rows % self.n:
-            raise ValueError(f"pod rows {self.rows} must be a multiple of N={self.n}")
-        need = self.rows * ((1 << self.mant_bits) - 1) ** 2
-        if (1 << (self.acc_width - 1)) - 1 < need:
-            raise ValueError(f"acc_width {self.acc_width} cannot hold a {self.rows}-row sum")
-        if self.narrow_mant_bits is not None and not 1 <= self.narrow_mant_bits < self.mant_bits:
-            raise ValueError("narrow_mant_bits must be in [1, mant_bits)")
-        self._MustUse__silence = False
+        self.arith = MantissaMAC(self.mant_bits, self.acc_width)
+        self.modules = dict(modules or {})
         mw = self.mant_bits + 1
         C = self.cols
         w_fields = {"data": unsigned(C * mw)}
@@ -135,15 +139,19 @@ class Pod(wiring.Component):
         """Advancing cycles from an accepted activation beat to its result beat being valid."""
         return self.rows + self.cols - 1
 
-    def make_pe(self) -> PE:
-        """A fresh PE of this pod (the module emitted once and instantiated R x C times)."""
-        return PE(mant_bits=self.mant_bits, acc_width=self.acc_width,
-                  sel=self.m if self.sparse else 1)
+    @property
+    def sel(self) -> int:
+        """Operands on each PE's activation bus (M when sparse, else 1)."""
+        return self.m if self.sparse else 1
 
-    def make_row(self, pe_module: str | None = None) -> PodRow:
-        """A fresh row of C PEs (emitted once, instantiated R times when ``row_module`` is set)."""
-        return PodRow(cols=self.cols, mant_bits=self.mant_bits, acc_width=self.acc_width,
-                      sel=self.m if self.sparse else 1, pe_module=pe_module or self.pe_module)
+    def make_array(self) -> Array:
+        """A fresh PE array of this pod (emitted once; see :func:`gen.hier.emit_hierarchy`)."""
+        return Array(rows=self.rows, cols=self.cols, arith=self.arith, sel=self.sel,
+                     modules=self.modules)
+
+    def children(self) -> dict[str, Callable[[], Array]]:
+        """Role -> factory of each distinct child (for :func:`gen.hier.emit_hierarchy`)."""
+        return {"array": self.make_array}
 
     @property
     def register_bits(self) -> dict[str, int]:
@@ -152,7 +160,7 @@ class Pod(wiring.Component):
         sel = self.m if self.sparse else 1
         sat_bits = (R + C - 1).bit_length()
         parts = {
-            "pe_array": R * C * PE.count_register_bits(self.mant_bits, self.acc_width, sel),
+            "pe_array": R * C * PE.count_register_bits(self.arith, sel),
             "input_skew": R * (R - 1) // 2 * (sel * mw + 1),
             "output_deskew": C * (C - 1) // 2 * self.acc_width,
             "token_pipeline": self.latency * (3 + EXP_WIDTH),
@@ -256,27 +264,17 @@ class Pod(wiring.Component):
         w_data = self.w.payload.data
         w_bus = Cat(*(operand(w_data[c * mw:(c + 1) * mw]) for c in range(C)))
 
-        # ---- R identical rows of C PEs --------------------------------------------------------
-        psum = Const(0, C * self.acc_width)
+        # ---- the R x C PE array ------------------------------------------------------------
+        sig = Array.signature_of(rows=R, cols=C, arith=self.arith, sel=sel)
+        arr = place(m, "array", self.make_array, sig, self.modules.get("array"))
+        m.d.comb += [arr.en.eq(advance), arr.w.data.eq(w_bus), arr.w.bank.eq(lb),
+                     arr.w.we.eq(Cat(*(w_fire & (load_row == r) for r in range(R))))]
+        if self.sparse:
+            m.d.comb += arr.w.idx.eq(self.w.payload.idx)
         for r in range(R):
-            ins = {
-                "en": advance, "a_in": row_in[r][: sel * mw], "bank_in": row_in[r][sel * mw],
-                "psum_in": psum, "w_in": w_bus, "w_we": w_fire & (load_row == r), "w_bank": lb,
-            }
-            if self.sparse:
-                ins["w_idx"] = self.w.payload.idx
-            out = Signal(C * self.acc_width, name=f"psum_row{r}")
-            if self.row_module is None:
-                row = self.make_row()
-                m.submodules[f"row{r}"] = row
-                m.d.comb += [getattr(row, k).eq(v) for k, v in ins.items()]
-                m.d.comb += out.eq(row.psum_out)
-            else:
-                kw = {"i_clk": ClockSignal("sync"), "i_rst": ResetSignal("sync"),
-                      "o_psum_out": out}
-                kw.update({f"i_{k}": v for k, v in ins.items()})
-                m.submodules[f"row{r}"] = Instance(self.row_module, **kw)
-            psum = out
+            m.d.comb += [arr.in_act[r].data.eq(row_in[r][: sel * mw]),
+                         arr.in_act[r].bank.eq(row_in[r][sel * mw])]
+        psum = arr.out_psum.data
 
         # ---- output de-skew: column c waits C-1-c cycles ------------------------------------
         aw = self.acc_width
@@ -296,75 +294,3 @@ class Pod(wiring.Component):
         ]
         return m
 
-
-class PodRow(wiring.Component):
-    """One row of C PEs: the unit the pod instantiates R times (identical for every row).
-
-    Ports: ``en``, ``a_in``/``bank_in`` (the row's skewed activation bus, enters column 0),
-    ``psum_in``/``psum_out`` (C packed partial sums, column c at bit ``c*acc_width``), and the
-    weight write port ``w_in`` (C packed mantissas), ``w_idx`` (sparse), ``w_we``, ``w_bank``.
-    Latency 1 cycle (of ``en``) from ``psum_in`` to ``psum_out``; column c sees ``a_in`` c
-    cycles late.
-    """
-
-    def __init__(self, *, cols: int, mant_bits: int, acc_width: int, sel: int = 1,
-                 pe_module: str | None = None):
-        self.cols = operator.index(cols)
-        self.mant_bits = operator.index(mant_bits)
-        self.acc_width = operator.index(acc_width)
-        self.sel = operator.index(sel)
-        self.pe_module = pe_module
-        mw = self.mant_bits + 1
-        ib = (self.sel - 1).bit_length()
-        C = self.cols
-        members = {
-            "en": In(1),
-            "a_in": In(unsigned(self.sel * mw)),
-            "bank_in": In(1),
-            "psum_in": In(unsigned(C * self.acc_width)),
-            "w_in": In(unsigned(C * mw)),
-            "w_we": In(1),
-            "w_bank": In(1),
-            "psum_out": Out(unsigned(C * self.acc_width)),
-        }
-        if self.sel > 1:
-            members["w_idx"] = In(unsigned(C * ib))
-        super().__init__(members)
-
-    def make_pe(self) -> PE:
-        return PE(mant_bits=self.mant_bits, acc_width=self.acc_width, sel=self.sel)
-
-    def elaborate(self, platform):  # noqa: ARG002
-        m = Module()
-        C, aw, mw = self.cols, self.acc_width, self.mant_bits + 1
-        ib = (self.sel - 1).bit_length()
-        a_prev, b_prev = self.a_in, self.bank_in
-        outs = []
-        for c in range(C):
-            a_out = Signal(self.sel * mw, name=f"a{c}")
-            b_out = Signal(name=f"bank{c}")
-            p_out = Signal(signed(aw), name=f"psum{c}")
-            ins = {
-                "en": self.en, "a_in": a_prev, "bank_in": b_prev,
-                "psum_in": self.psum_in[c * aw:(c + 1) * aw].as_signed(),
-                "w_in": self.w_in[c * mw:(c + 1) * mw].as_signed(), "w_we": self.w_we,
-                "w_bank": self.w_bank,
-            }
-            if self.sel > 1:
-                ins["w_idx"] = self.w_idx[c * ib:(c + 1) * ib]
-            o = {"a_out": a_out, "bank_out": b_out, "psum_out": p_out}
-            if self.pe_module is None:
-                pe = self.make_pe()
-                m.submodules[f"pe{c}"] = pe
-                m.d.comb += [getattr(pe, k).eq(v) for k, v in ins.items()]
-                m.d.comb += [v.eq(getattr(pe, k)) for k, v in o.items()]
-            else:
-                kw = {"i_clk": ClockSignal("sync"), "i_rst": ResetSignal("sync")}
-                kw.update({f"i_{k}": v for k, v in ins.items()})
-                kw.update({f"o_{k}": v for k, v in o.items()})
-                m.submodules[f"pe{c}"] = Instance(self.pe_module, **kw)
-            # PE(r, c+1) takes PE(r, c)'s registered activation and bank bit.
-            a_prev, b_prev = a_out, b_out
-            outs.append(p_out)
-        m.d.comb += self.psum_out.eq(Cat(*outs))
-        return m

@@ -32,9 +32,12 @@ def test_pe_and_row_emitted_once_and_deterministic():
     (text,) = d1.files.values()
     assert len(re.findall(r"^module sqgen_pod_pe\(", text, re.M)) == 1
     assert len(re.findall(r"^module sqgen_pod_row\(", text, re.M)) == 1
+    assert len(re.findall(r"^module sqgen_pod_array\(", text, re.M)) == 1
     assert len(re.findall(r"^module sqgen_pod\(", text, re.M)) == 1
     assert len(re.findall(r"^\s*sqgen_pod_pe \w+ \(", text, re.M)) == 5   # per row
-    assert len(re.findall(r"^\s*sqgen_pod_row \w+ \(", text, re.M)) == 6  # per pod
+    assert len(re.findall(r"^\s*sqgen_pod_row \w+ \(", text, re.M)) == 6  # per array
+    assert len(re.findall(r"^\s*sqgen_pod_array \w+ \(", text, re.M)) == 1  # per pod
+    assert text.count("(* top =") == 1  # only the pod carries the top mark
     assert len(text) < 60_000
 
 

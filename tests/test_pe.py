@@ -1,4 +1,8 @@
-"""hw/pe.py: the pod's double-buffered weight-stationary MAC, against a cycle model."""
+# amaranth: UnusedElaboratable=no
+"""hw/pe.py: the pod's double-buffered weight-stationary MAC, against a cycle model.
+
+(The linter line above: test_pe_ports_and_bits inspects a PE without elaborating it.)
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
+from golden.facts import ParamError
+from hw.arith import MantissaMAC
 from hw.pe import PE
 
 
@@ -17,7 +23,7 @@ def _s(x: int, bits: int) -> int:
 @pytest.mark.parametrize("mant_bits,acc,sel", [(7, 20, 1), (5, 16, 4), (3, 12, 3), (5, 14, 2)])
 def test_pe_random_against_cycle_model(mant_bits, acc, sel):
     mw = mant_bits + 1
-    dut = PE(mant_bits=mant_bits, acc_width=acc, sel=sel)
+    dut = PE(arith=MantissaMAC(mant_bits, acc), sel=sel)
     rng = np.random.default_rng(mant_bits * 100 + sel)
     n = 300
     lim = (1 << mant_bits) - 1
@@ -37,15 +43,15 @@ def test_pe_random_against_cycle_model(mant_bits, acc, sel):
             a_vec = [int(x) for x in stim["a"][t]]
             a_in = sum((x & ((1 << mw) - 1)) << (i * mw) for i, x in enumerate(a_vec))
             ctx.set(dut.en, int(stim["en"][t]))
-            ctx.set(dut.bank_in, int(stim["bank_in"][t]))
-            ctx.set(dut.a_in, a_in)
-            ctx.set(dut.psum_in, int(stim["psum_in"][t]))
-            ctx.set(dut.w_in, int(stim["w_in"][t]))
-            ctx.set(dut.w_we, int(stim["w_we"][t]))
-            ctx.set(dut.w_bank, int(stim["w_bank"][t]))
+            ctx.set(dut.in_act.bank, int(stim["bank_in"][t]))
+            ctx.set(dut.in_act.data, a_in)
+            ctx.set(dut.in_psum.data, int(stim["psum_in"][t]))
+            ctx.set(dut.w.data, int(stim["w_in"][t]))
+            ctx.set(dut.w.we, int(stim["w_we"][t]))
+            ctx.set(dut.w.bank, int(stim["w_bank"][t]))
             if sel > 1:
-                ctx.set(dut.w_idx, int(stim["w_idx"][t]))
-            got = (ctx.get(dut.a_out), ctx.get(dut.bank_out), ctx.get(dut.psum_out))
+                ctx.set(dut.w.idx, int(stim["w_idx"][t]))
+            got = (ctx.get(dut.out_act.data), ctx.get(dut.out_act.bank), ctx.get(dut.out_psum.data))
             if got != (a_r, b_r, p_r):
                 mism.append((t, got, (a_r, b_r, p_r)))
             await ctx.tick()
@@ -68,10 +74,13 @@ def test_pe_random_against_cycle_model(mant_bits, acc, sel):
 
 
 def test_pe_ports_and_bits():
-    pe = PE(mant_bits=5, acc_width=16, sel=4)
-    pe._MustUse__silence = True  # inspected, not elaborated
+    pe = PE(arith=MantissaMAC(5, 16), sel=4)
     assert pe.idx_bits == 2 and pe.latency == 1
     assert pe.register_bits == 4 * 6 + 1 + 16 + 2 * (6 + 2)
-    assert PE.count_register_bits(7, 20) == 8 + 1 + 20 + 2 * 8
-    with pytest.raises(ValueError):
-        PE(mant_bits=5, acc_width=8)
+    assert PE.count_register_bits(MantissaMAC(7, 20)) == 8 + 1 + 20 + 2 * 8
+    with pytest.raises(ParamError):
+        PE(arith=MantissaMAC(5, 8))
+    with pytest.raises(ParamError):
+        PE(arith=MantissaMAC(5, 16), sel=0)
+    with pytest.raises(ParamError):
+        PE(arith=(5, 16))

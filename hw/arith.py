@@ -1,0 +1,84 @@
+"""PE arithmetics: what one processing element computes, as a parameter of the array.
+
+An arithmetic object describes the operand and accumulator shapes of a MAC and builds its
+combinational expression. :class:`hw.pe.PE` (and so the row, the array and the pod) takes one,
+so a single generator builds an HBFP mantissa array now and the INT8 and FP32 arrays of the
+engine issue later by adding an arithmetic here, not a new array.
+
+An arithmetic is a frozen value: two equal arithmetics build identical Verilog, which is what
+lets :func:`gen.hier.emit_hierarchy` emit the PE once.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+
+from amaranth.hdl import Shape, Value, signed
+
+from golden.facts import HBFP_MANT_BITS_RANGE, ParamError, mant_width
+
+__all__ = ["Arithmetic", "MantissaMAC"]
+
+
+class Arithmetic:
+    """Interface of a PE arithmetic (see :class:`MantissaMAC`)."""
+
+    #: Short name, used in module names and manifests.
+    name: str
+
+    @property
+    def operand_shape(self) -> Shape:
+        """Shape of one weight or activation operand."""
+        raise NotImplementedError
+
+    @property
+    def acc_shape(self) -> Shape:
+        """Shape of the partial sum that flows down a column."""
+        raise NotImplementedError
+
+    def mac(self, acc: Value, w: Value, a: Value) -> Value:
+        """``acc + w * a`` as this arithmetic defines it (combinational)."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class MantissaMAC(Arithmetic):
+    """HBFP mantissa multiply-accumulate: exact ``(m+1)``-bit signed products into an integer sum.
+
+    The shared exponents never enter the PE: the pod adds them once per result beat. The sum
+    is exact while the column's accumulator is at least
+    :func:`golden.facts.min_acc_width` wide (the pod checks its own height).
+
+    Parameters
+    ----------
+    mant_bits:
+        Magnitude mantissa bits ``m`` (7/5/3 for HBFP8/6/4).
+    acc_width:
+        Partial-sum width in bits (signed), at least ``2(m+1)``.
+    """
+
+    mant_bits: int
+    acc_width: int
+    name: str = "hbfp"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mant_bits", operator.index(self.mant_bits))
+        object.__setattr__(self, "acc_width", operator.index(self.acc_width))
+        lo, hi = HBFP_MANT_BITS_RANGE
+        if not lo <= self.mant_bits <= hi:
+            raise ParamError(f"mant_bits must be in [{lo}, {hi}], not {self.mant_bits}")
+        if self.acc_width < 2 * mant_width(self.mant_bits):
+            raise ParamError(f"acc_width {self.acc_width} is narrower than one product "
+                             f"(2(m+1) = {2 * mant_width(self.mant_bits)} bits)")
+
+    @property
+    def operand_shape(self) -> Shape:
+        return signed(mant_width(self.mant_bits))
+
+    @property
+    def acc_shape(self) -> Shape:
+        return signed(self.acc_width)
+
+    def mac(self, acc: Value, w: Value, a: Value) -> Value:
+        return acc + w * a
