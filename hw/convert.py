@@ -10,10 +10,10 @@ from __future__ import annotations
 import operator
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
-from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.facts import EXP_WIDTH, ParamError, mant_width
+from golden.facts import EXP_WIDTH, ParamError, check_index, mant_width
+from hw.block import Block
 
 __all__ = ["FP32ToHBFP", "lfsr_jump_masks", "LFSR_WIDTH", "LFSR_TAPS"]
 
@@ -58,7 +58,7 @@ def _max_tree(vals: list) -> object:
     return vals[0]
 
 
-class FP32ToHBFP(wiring.Component):
+class FP32ToHBFP(Block):
     """FP32 -> HBFP converter for one block per clock.
 
     Parameters
@@ -101,6 +101,23 @@ class FP32ToHBFP(wiring.Component):
     ``offset_bits`` bits of the state before the advance are the block's offset.
     """
 
+    @classmethod
+    def check(cls, *, block_size: int, mant_bits: int, pipeline: int = 1,
+              stochastic: bool = False, offset_bits: int = 8, seed: int = 0x5EED) -> None:
+        k = check_index(block_size, "block size")
+        m = check_index(mant_bits, "mantissa width")
+        p = check_index(pipeline, "converter pipeline depth")
+        ob = check_index(offset_bits, "stochastic offset bits")
+        check_index(seed, "stochastic rounding seed")
+        if k < 1:
+            raise ParamError(f"block size must be at least 1, not {k}")
+        if not 2 <= m <= 15:
+            raise ParamError(f"mantissa width must be 2..15 bits, not {m}")
+        if p < 1:
+            raise ParamError(f"converter pipeline depth must be at least 1, not {p}")
+        if stochastic and not 1 <= ob <= LFSR_WIDTH:
+            raise ParamError(f"stochastic offset bits must be 1..{LFSR_WIDTH}, not {ob}")
+
     def __init__(
         self,
         *,
@@ -117,24 +134,6 @@ class FP32ToHBFP(wiring.Component):
         self._stochastic = bool(stochastic)
         self._offset_bits = operator.index(offset_bits)
         self._seed = operator.index(seed) & 0xFFFFFFFF
-        try:
-            if self._k < 1:
-                raise ParamError(f"block size must be at least 1, not {self._k}")
-            if not 2 <= self._m <= 15:
-                raise ParamError(f"mantissa width must be 2..15 bits, not {self._m}")
-            if self._pipeline < 1:
-                raise ParamError(
-                    f"converter pipeline depth must be at least 1, not {self._pipeline}"
-                )
-            if self._stochastic and not 1 <= self._offset_bits <= LFSR_WIDTH:
-                raise ParamError(
-                    f"stochastic offset bits must be 1..{LFSR_WIDTH}, not {self._offset_bits}"
-                )
-        except ParamError:
-            # Refused before elaboration on purpose: keep Amaranth's unused-elaboratable
-            # warning quiet for this half-built object.
-            self._MustUse__silence = True
-            raise
         super().__init__(
             {
                 "in_valid": In(1),

@@ -10,15 +10,15 @@ from __future__ import annotations
 import operator
 
 from amaranth.hdl import Module, Signal, Value, signed, unsigned
-from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.facts import ParamError, check_nm, index_bits
+from golden.facts import ParamError, check_index, check_nm, index_bits
+from hw.block import Block
 
 __all__ = ["NMDecoder"]
 
 
-class NMDecoder(wiring.Component):
+class NMDecoder(Block):
     """Sparse-index decoder for N:M structured sparsity with metadata checking.
 
     A beat carries ``groups`` groups of ``m`` dense activations (``in_act``) and, per group,
@@ -70,22 +70,24 @@ class NMDecoder(wiring.Component):
     ``latency`` = 1 cycle (``registered``) or 0 (combinational), one beat per cycle.
     """
 
+    @classmethod
+    def check(cls, *, n: int, m: int, groups: int, width: int, packed24: bool = False,
+              registered: bool = True) -> None:  # noqa: ARG003
+        n, m = check_nm(n, m)
+        if check_index(groups, "decoder groups") < 1:
+            raise ParamError(f"decoder groups must be a positive integer, not {groups}")
+        if check_index(width, "activation width") < 1:
+            raise ParamError(f"activation width must be a positive integer, not {width}")
+        if packed24 and (n, m) != (2, 4):
+            raise ParamError(f"packed 2:4 nibble metadata needs sparsity 2:4, not {n}:{m}")
+
     def __init__(
         self, *, n: int, m: int, groups: int, width: int, packed24: bool = False,
         registered: bool = True,
     ) -> None:
-        # A refused construction must not later warn "created but never used".
-        self._MustUse__silence = True
         n, m = operator.index(n), operator.index(m)
         groups, width = operator.index(groups), operator.index(width)
-        check_nm(n, m)
-        if groups < 1:
-            raise ParamError(f"decoder groups must be a positive integer, not {groups}")
-        if width < 1:
-            raise ParamError(f"activation width must be a positive integer, not {width}")
         packed24 = bool(packed24)
-        if packed24 and (n, m) != (2, 4):
-            raise ParamError(f"packed 2:4 nibble metadata needs sparsity 2:4, not {n}:{m}")
         self._n, self._m, self._groups, self._width = n, m, groups, width
         self._packed24 = packed24
         self._registered = bool(registered)
@@ -103,7 +105,6 @@ class NMDecoder(wiring.Component):
         else:
             sig["in_idx"] = In(unsigned(ib)).array(groups * n)
         super().__init__(sig)
-        self._MustUse__silence = False
 
     # ---- read-only facts ---------------------------------------------------------------
     @property

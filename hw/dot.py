@@ -29,10 +29,10 @@ from __future__ import annotations
 import operator
 
 from amaranth.hdl import Module, Mux, Signal, signed, unsigned
-from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.facts import EXP_WIDTH, PROD_EXP_WIDTH, ParamError, min_acc_width
+from hw.block import Block
 
 __all__ = ["HBFPDot", "MIN_MANT_BITS", "MAX_MANT_BITS", "RESET_EXP", "register_cuts"]
 
@@ -114,7 +114,7 @@ def register_cuts(pipeline: int, lanes: int) -> list[int]:
     return [0] + [round(top * j / (k - 1)) for j in range(1, k)]
 
 
-class HBFPDot(wiring.Component):
+class HBFPDot(Block):
     """HBFP block dot product with an exponent-aligning accumulator.
 
     Parameters
@@ -144,6 +144,11 @@ class HBFPDot(wiring.Component):
     ``2^PROD_EXP_WIDTH`` only if the exponent inputs leave the HBFP range [-125, 128]).
     """
 
+    @classmethod
+    def check(cls, *, lanes: int, mant_bits: int, acc_width: int, pipeline: int = 1,
+              narrow_mant_bits: int | None = None) -> None:
+        _check_params(lanes, mant_bits, acc_width, pipeline, narrow_mant_bits)
+
     def __init__(
         self,
         *,
@@ -153,14 +158,9 @@ class HBFPDot(wiring.Component):
         pipeline: int = 1,
         narrow_mant_bits: int | None = None,
     ) -> None:
-        try:
-            lanes, mant_bits, acc_width, pipeline, narrow_mant_bits = _check_params(
-                lanes, mant_bits, acc_width, pipeline, narrow_mant_bits
-            )
-        except ParamError:
-            # A refused component is not a forgotten one: no UnusedElaboratable warning.
-            self._MustUse__silence = True
-            raise
+        lanes, mant_bits, acc_width, pipeline, narrow_mant_bits = _check_params(
+            lanes, mant_bits, acc_width, pipeline, narrow_mant_bits
+        )
         self._lanes = lanes
         self._mant_bits = mant_bits
         self._acc_width = acc_width

@@ -10,10 +10,10 @@ from __future__ import annotations
 import operator
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
-from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.facts import ParamError
+from golden.facts import ParamError, check_index
+from hw.block import Block
 from hw.normalize import leading_zeros
 
 __all__ = ["FP32MAC", "fp32_mul", "fp32_add", "CANONICAL_NAN", "NEG_ZERO"]
@@ -139,7 +139,7 @@ def fp32_add(m: Module, x, y, name: str = "add") -> Signal:
     return res
 
 
-class FP32MAC(wiring.Component):
+class FP32MAC(Block):
     """FP32 multiply-accumulate, one ``a*b`` per clock into a running FP32 accumulator.
 
     Parameters
@@ -170,16 +170,14 @@ class FP32MAC(wiring.Component):
     is the canonical quiet NaN 0x7FC00000.
     """
 
+    @classmethod
+    def check(cls, *, pipeline: int = 1) -> None:
+        p = check_index(pipeline, "fp32mac pipeline depth")
+        if p not in (1, 2):
+            raise ParamError(f"fp32mac pipeline depth must be 1 or 2, not {p}")
+
     def __init__(self, *, pipeline: int = 1) -> None:
         self._pipeline = operator.index(pipeline)
-        try:
-            if self._pipeline not in (1, 2):
-                raise ParamError(f"fp32mac pipeline depth must be 1 or 2, not {self._pipeline}")
-        except ParamError:
-            # Refused before elaboration on purpose: keep Amaranth's unused-elaboratable
-            # warning quiet for this half-built object.
-            self._MustUse__silence = True
-            raise
         super().__init__(
             {
                 "in_valid": In(1),

@@ -10,15 +10,15 @@ from __future__ import annotations
 import operator
 
 from amaranth.hdl import Module, Signal, signed
-from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.facts import ParamError
+from golden.facts import ParamError, check_index
+from hw.block import Block
 
 __all__ = ["Int8Mac"]
 
 
-class Int8Mac(wiring.Component):
+class Int8Mac(Block):
     """Signed ``width`` x ``width`` multiply with an ``acc_width``-bit accumulator.
 
     Every cycle with ``en`` high: ``acc <= (clear ? 0 : acc) + a*b`` (two's complement, the
@@ -49,18 +49,18 @@ class Int8Mac(wiring.Component):
     cycle t. One MAC per cycle.
     """
 
+    @classmethod
+    def check(cls, *, width: int = 8, acc_width: int = 32) -> None:
+        width = check_index(width, "INT MAC operand width")
+        acc_width = check_index(acc_width, "INT MAC accumulator width")
+        if width < 2:
+            raise ParamError(f"INT MAC operand width must be at least 2, not {width}")
+        if acc_width < 2 * width:
+            raise ParamError(f"INT MAC accumulator width {acc_width} is narrower than one "
+                             f"product (2*{width} = {2 * width} bits)")
+
     def __init__(self, *, width: int = 8, acc_width: int = 32) -> None:
         width, acc_width = operator.index(width), operator.index(acc_width)
-        err = None
-        if width < 2:
-            err = f"INT MAC operand width must be at least 2, not {width}"
-        elif acc_width < 2 * width:
-            err = (f"INT MAC accumulator width {acc_width} is narrower than one product "
-                   f"(2*{width} = {2 * width} bits)")
-        if err is not None:
-            # A refused component is not a forgotten one: no UnusedElaboratable warning.
-            self._MustUse__silence = True
-            raise ParamError(err)
         self._width, self._acc_width = width, acc_width
         super().__init__({
             "a": In(signed(width)),

@@ -10,10 +10,10 @@ from __future__ import annotations
 import operator
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
-from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.facts import PROD_EXP_WIDTH, ParamError
+from golden.facts import PROD_EXP_WIDTH, ParamError, check_index
+from hw.block import Block
 
 __all__ = ["HBFPToFP32", "leading_zeros"]
 
@@ -48,7 +48,7 @@ def leading_zeros(m: Module, v, name: str = "lzc") -> tuple[Signal, Signal]:
     return count, zero
 
 
-class HBFPToFP32(wiring.Component):
+class HBFPToFP32(Block):
     """Signed fixed-point (accumulator, exponent) -> FP32, one value per clock.
 
     Parameters
@@ -81,6 +81,22 @@ class HBFPToFP32(wiring.Component):
     Latency ``pipeline`` cycles, throughput one value per cycle.
     """
 
+    @classmethod
+    def check(cls, *, acc_width: int, frac_bits: int, exp_width: int = PROD_EXP_WIDTH,
+              pipeline: int = 1) -> None:
+        a = check_index(acc_width, "normalizer accumulator width")
+        f = check_index(frac_bits, "normalizer frac_bits")
+        ew = check_index(exp_width, "normalizer exponent width")
+        p = check_index(pipeline, "normalizer pipeline depth")
+        if not 2 <= a <= 64:
+            raise ParamError(f"normalizer accumulator width must be 2..64 bits, not {a}")
+        if not 0 <= f <= 1024:
+            raise ParamError(f"normalizer frac_bits must be 0..1024, not {f}")
+        if not 2 <= ew <= 16:
+            raise ParamError(f"normalizer exponent width must be 2..16 bits, not {ew}")
+        if p < 1:
+            raise ParamError(f"normalizer pipeline depth must be at least 1, not {p}")
+
     def __init__(
         self,
         *,
@@ -93,22 +109,6 @@ class HBFPToFP32(wiring.Component):
         self._f = operator.index(frac_bits)
         self._ew = operator.index(exp_width)
         self._pipeline = operator.index(pipeline)
-        try:
-            if not 2 <= self._a <= 64:
-                raise ParamError(f"normalizer accumulator width must be 2..64 bits, not {self._a}")
-            if not 0 <= self._f <= 1024:
-                raise ParamError(f"normalizer frac_bits must be 0..1024, not {self._f}")
-            if not 2 <= self._ew <= 16:
-                raise ParamError(f"normalizer exponent width must be 2..16 bits, not {self._ew}")
-            if self._pipeline < 1:
-                raise ParamError(
-                    f"normalizer pipeline depth must be at least 1, not {self._pipeline}"
-                )
-        except ParamError:
-            # Refused before elaboration on purpose: keep Amaranth's unused-elaboratable
-            # warning quiet for this half-built object.
-            self._MustUse__silence = True
-            raise
         super().__init__(
             {
                 "in_valid": In(1),

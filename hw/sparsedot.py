@@ -11,17 +11,17 @@ from __future__ import annotations
 import operator
 
 from amaranth.hdl import Module, Signal, signed, unsigned
-from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.facts import EXP_WIDTH, PROD_EXP_WIDTH, ParamError, check_nm, index_bits
+from golden.facts import EXP_WIDTH, PROD_EXP_WIDTH, ParamError, check_index, check_nm, index_bits
+from hw.block import Block
 from hw.decoder import NMDecoder
 from hw.dot import HBFPDot
 
 __all__ = ["SparseHBFPDot"]
 
 
-class SparseHBFPDot(wiring.Component):
+class SparseHBFPDot(Block):
     """HBFP dot product of an N:M-compressed weight block with a dense activation block.
 
     Parameters
@@ -76,6 +76,21 @@ class SparseHBFPDot(wiring.Component):
     pipeline); one beat, i.e. ``block`` dense MACs with ``lanes`` multipliers, per cycle.
     """
 
+    @classmethod
+    def check(cls, *, n: int, m: int, block: int, mant_bits: int, acc_width: int,
+              pipeline: int = 1, narrow_mant_bits: int | None = None, packed24: bool = False,
+              decoder_register: bool = False) -> None:
+        n, m = check_nm(n, m)
+        block = check_index(block, "block size")
+        if block < 1 or block % m:
+            raise ParamError(f"sparsity {n}:{m}: M={m} must divide the block size {block}")
+        mb = check_index(mant_bits, "mantissa width")
+        # The children check themselves too; checking here refuses before any is built.
+        NMDecoder.check(n=n, m=m, groups=block // m, width=mb + 1, packed24=packed24,
+                        registered=decoder_register)
+        HBFPDot.check(lanes=n * (block // m), mant_bits=mb, acc_width=acc_width,
+                      pipeline=pipeline, narrow_mant_bits=narrow_mant_bits)
+
     def __init__(
         self,
         *,
@@ -89,12 +104,7 @@ class SparseHBFPDot(wiring.Component):
         packed24: bool = False,
         decoder_register: bool = False,
     ) -> None:
-        # A refused construction must not later warn "created but never used".
-        self._MustUse__silence = True
         n, m, block = operator.index(n), operator.index(m), operator.index(block)
-        check_nm(n, m)
-        if block < 1 or block % m:
-            raise ParamError(f"sparsity {n}:{m}: M={m} must divide the block size {block}")
         self._n, self._m, self._block = n, m, block
         self._groups = block // m
         self._lanes = n * self._groups
@@ -105,14 +115,10 @@ class SparseHBFPDot(wiring.Component):
             n=n, m=m, groups=self._groups, width=operator.index(mant_bits) + 1,
             packed24=self._packed24, registered=bool(decoder_register),
         )
-        try:
-            self._dot = HBFPDot(
-                lanes=self._lanes, mant_bits=mant_bits, acc_width=acc_width, pipeline=pipeline,
-                narrow_mant_bits=narrow_mant_bits,
-            )
-        except ParamError:
-            self._dec._MustUse__silence = True
-            raise
+        self._dot = HBFPDot(
+            lanes=self._lanes, mant_bits=mant_bits, acc_width=acc_width, pipeline=pipeline,
+            narrow_mant_bits=narrow_mant_bits,
+        )
         self._mant_bits = operator.index(mant_bits)
         self._narrow = narrow_mant_bits
         mw = self._mant_bits + 1
@@ -136,7 +142,6 @@ class SparseHBFPDot(wiring.Component):
         else:
             sig["in_w_idx"] = In(unsigned(index_bits(m))).array(self._lanes)
         super().__init__(sig)
-        self._MustUse__silence = False
 
     @property
     def n(self) -> int:
