@@ -1,40 +1,26 @@
 """Private helpers shared by the golden modules: argument checks and block reshaping.
 
-Every check raises ``ValueError`` whose message names the parameter and the offending value, so
-a bad call fails loudly instead of being clamped into something plausible.
+Every check raises :class:`golden.facts.ParamError` (a ``ValueError``) whose message names the
+parameter and the offending value, so a bad call fails loudly instead of being clamped into
+something plausible.
 """
 
 from __future__ import annotations
 
-import operator
 from typing import Any
 
 import numpy as np
 
+from golden.facts import ParamError, check_index
 
-def check_int(value: Any, name: str, lo: int | None = None, hi: int | None = None) -> int:
-    """Return ``value`` as a Python int, or raise ``ValueError`` naming ``name``.
-
-    Booleans and floats (even integral ones such as ``5.0``) are refused: a width given as a
-    float is almost always a unit mix-up, and silently truncating it would hide that.
-    """
-    if isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    try:
-        iv = operator.index(value)
-    except TypeError:
-        raise ValueError(f"{name} must be an integer, got {value!r}") from None
-    if lo is not None and iv < lo:
-        raise ValueError(f"{name} must be >= {lo}, got {iv}")
-    if hi is not None and iv > hi:
-        raise ValueError(f"{name} must be <= {hi}, got {iv}")
-    return iv
+#: Integer argument check (booleans and floats refused): the registry's one definition.
+check_int = check_index
 
 
 def check_choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
-    """Return ``value`` if it is one of ``choices``, else raise ``ValueError`` listing them."""
+    """Return ``value`` if it is one of ``choices``, else raise :class:`ParamError` listing them."""
     if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+        raise ParamError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
     return value
 
 
@@ -42,12 +28,12 @@ def norm_axis(x: np.ndarray, axis: Any, name: str = "axis") -> int:
     """Normalize ``axis`` for ``x`` and refuse empty axes and 0-d arrays."""
     ax = check_int(axis, name)
     if x.ndim == 0:
-        raise ValueError(f"x must have at least one dimension, got a 0-d array ({name}={ax})")
+        raise ParamError(f"x must have at least one dimension, got a 0-d array ({name}={ax})")
     if not -x.ndim <= ax < x.ndim:
-        raise ValueError(f"{name}={ax} is out of range for an array of {x.ndim} dimension(s)")
+        raise ParamError(f"{name}={ax} is out of range for an array of {x.ndim} dimension(s)")
     ax %= x.ndim
     if x.shape[ax] == 0:
-        raise ValueError(f"x has an empty axis: {name}={ax} has length 0 (shape {x.shape})")
+        raise ParamError(f"x has an empty axis: {name}={ax} has length 0 (shape {x.shape})")
     return ax
 
 

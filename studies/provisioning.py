@@ -29,6 +29,7 @@ from gen.cli import run_main
 from gen.config import ConfigError, DesignConfig
 from gen.emit import atomic_write_text
 from gen.targets import generate
+from golden.facts import HBFP_FORMATS
 
 __all__ = ["ANCHORS", "Point", "main", "measure"]
 
@@ -38,7 +39,7 @@ ANCHORS = {
     "boosters_silicon": 16.98,   # Accuracy Boosters: 16.98x less silicon than FP32
     "sosa_um2_per_pe": 478.0,    # SOSA: 492,349 um^2 / 1024 PEs, 28 nm, 8-bit PE, 1 GHz
 }
-FORMATS = ("hbfp8", "hbfp6", "hbfp4")
+FORMATS = tuple(HBFP_FORMATS)
 
 
 @dataclass
