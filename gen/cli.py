@@ -1,33 +1,60 @@
-"""Command-line plumbing shared by the ``python -m gen`` subcommands.
+"""Command-line plumbing shared by the ``python -m gen`` (and ``python -m flow``) subcommands.
 
 Every generating subcommand takes ``--config FILE`` and ``--out DIR`` plus flags that override
 the YAML values. All of them land in one :class:`gen.config.DesignConfig`.
-With ``--make`` (used by the Makefile) error messages name the make variables (``POD=``,
-``FMT=`` ...) instead of the flags, so a user sees the variable they typed.
+
+With ``--make`` (used by the Makefile) the values come from the make variables through the
+environment (``POD``, ``FMT``, ...), never through a shell command line, so no value can break
+or inject into the command; and messages name the variable the user typed (``POD=...``).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
-from gen.config import ConfigError, DesignConfig, load_yaml, parse_pod
+from gen.config import ConfigError, DesignConfig, build, parse_pod, read_yaml, yaml_fields
 from gen.emit import LintError
 
-__all__ = ["add_design_args", "design_from_args", "flag_name", "run_main"]
+__all__ = ["add_design_args", "design_from_args", "flag_name", "run_main", "MAKE_VARS"]
 
-#: flag -> make variable, for error messages under --make
+#: flag -> make variable (read from the environment under --make, named in messages)
 MAKE_VARS = {
     "--pod": "POD", "--format": "FMT", "--block": "BLOCK", "--sparsity": "SPARSITY",
     "--config": "CONFIG", "--acc-width": "ACC", "--out": "OUT", "--liberty": "LIBERTY",
-    "--target": "TARGET",
+    "--target": "TARGET", "--narrow-format": "NARROW", "--pipeline": "PIPELINE",
+    "--rounding": "ROUNDING", "--clock-ns": "CLOCK_NS",
+}
+#: DesignConfig field -> the flag that sets it
+FIELD_FLAGS = {
+    "rows": "--rows", "cols": "--cols", "format": "--format", "narrow_format": "--narrow-format",
+    "block_size": "--block", "sparsity": "--sparsity", "acc_width": "--acc-width",
+    "pipeline": "--pipeline", "rounding": "--rounding",
 }
 
 
 def flag_name(args: argparse.Namespace, flag: str) -> str:
     """The name the user typed for ``flag``: the make variable under ``--make``."""
     return MAKE_VARS.get(flag, flag) if getattr(args, "make", False) else flag
+
+
+def _dest(flag: str) -> str:
+    return flag.lstrip("-").replace("-", "_")
+
+
+def apply_make_env(args: argparse.Namespace, environ: dict[str, str] | None = None) -> None:
+    """Under ``--make``, fill every flag left unset from its make variable (if non-empty)."""
+    if not getattr(args, "make", False):
+        return
+    env = os.environ if environ is None else environ
+    for flag, var in MAKE_VARS.items():
+        dest = _dest(flag)
+        if hasattr(args, dest) and getattr(args, dest) in (None, False):
+            v = env.get(var, "")
+            if v.strip():
+                setattr(args, dest, v)
 
 
 def add_design_args(p: argparse.ArgumentParser, *, pod: bool = True, out: bool = True) -> None:
@@ -50,42 +77,48 @@ def add_design_args(p: argparse.ArgumentParser, *, pod: bool = True, out: bool =
     p.add_argument("--make", action="store_true", help=argparse.SUPPRESS)
 
 
+def _shown(v: Any) -> str:
+    """A typed value as it appears in a message: bare when plain, quoted otherwise."""
+    t = str(v)
+    if len(t) > 40:
+        t = t[:37] + "..."
+    return t if t and all(c.isalnum() or c in ":._-+" for c in t) else repr(t)
+
+
 def design_from_args(args: argparse.Namespace, **defaults: Any) -> DesignConfig:
-    """Build the validated design point from ``--config`` plus flag overrides."""
-    ov: dict[str, Any] = {}
-    if getattr(args, "pod", None) is not None:
-        ov["rows"], ov["cols"] = parse_pod(args.pod, what=flag_name(args, "--pod"))
-    for attr, key in (("rows", "rows"), ("cols", "cols")):
-        if getattr(args, attr, None) is not None:
-            ov[key] = args.__dict__[attr]
-    attrs = ("format", "narrow_format", "block", "sparsity", "acc_width", "pipeline", "rounding")
-    field_of = {"block": "block_size"}
-    for attr in attrs:
-        v = getattr(args, attr, None)
+    """Build the validated design point from ``--config`` plus flag overrides.
+
+    A refusal names what the user typed: the flag (or make variable) for a flag's value, the
+    file and key for a YAML value.
+    """
+    kwargs: dict[str, Any] = dict(defaults)
+    labels: dict[str, str] = {}
+    cfg_path = getattr(args, "config", None)
+    if cfg_path:
+        ykw, labels = yaml_fields(cfg_path, read_yaml(cfg_path))
+        kwargs.update(ykw)
+    pod = getattr(args, "pod", None)
+    if pod is not None:
+        for attr in ("rows", "cols"):
+            if getattr(args, attr, None) is not None:
+                raise ConfigError(f"{flag_name(args, '--' + attr)}: conflicts with "
+                                  f"{flag_name(args, '--pod')} (give one of them)")
+        label = f"{flag_name(args, '--pod')}={_shown(pod)}"
+        kwargs["rows"], kwargs["cols"] = parse_pod(pod, what=flag_name(args, "--pod"))
+        labels["rows"] = labels["cols"] = label
+    attr_of = {"block_size": "block"}
+    for field, flag in FIELD_FLAGS.items():
+        v = getattr(args, attr_of.get(field, field), None)
         if v is not None:
-            ov[field_of.get(attr, attr)] = v
-    try:
-        if getattr(args, "config", None):
-            return load_yaml(args.config, **ov)
-        return DesignConfig(**{**defaults, **ov})
-    except ConfigError as e:
-        raise ConfigError(_rename(str(e), args)) from None
-
-
-def _rename(msg: str, args: argparse.Namespace) -> str:
-    if not getattr(args, "make", False):
-        return msg
-    words = {"format": "FMT", "block size": "BLOCK", "sparsity": "SPARSITY",
-             "accumulator width": "ACC"}
-    for w, var in words.items():
-        if msg.startswith(w):
-            return f"{var}: {msg}"
-    return msg
+            kwargs[field] = v
+            labels[field] = f"{flag_name(args, flag)}={_shown(v)}"
+    return build(kwargs, labels, default=str(cfg_path) if cfg_path else None)
 
 
 def run_main(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> int:
     """Parse ``argv`` and run the chosen subcommand: a refused value is one line and exit 2."""
     args = parser.parse_args(argv)
+    apply_make_env(args)
     try:
         rc = args.func(args)
     except ConfigError as e:

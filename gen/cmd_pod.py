@@ -63,9 +63,21 @@ def pod_config(cfg: DesignConfig, *, names: dict[str, str] | None = None) -> dic
     """Check the pod-specific constraints of ``cfg`` and return the :class:`hw.pod.Pod` kwargs.
 
     ``names`` maps ``"block"``/``"sparsity"`` to the name the user typed (``BLOCK`` under make).
-    With N:M sparsity the default block (= pod height) is widened to the fold depth R*M/N.
+    With N:M sparsity the default block is the fold depth R*M/N; a block that is not a
+    multiple of it is refused, never widened.
     """
-    names = {"block": "--block", "sparsity": "--sparsity", **(names or {})}
+    names = {"block": "--block", "sparsity": "--sparsity", "pipeline": "--pipeline",
+             "rounding": "--rounding", **(names or {})}
+    if cfg.pipeline != 1:
+        raise ConfigError(
+            f"{names['pipeline']}={cfg.pipeline}: a pod has no pipeline depth (its latency is "
+            "R + C - 1 cycles); accepted: leave it unset"
+        )
+    if cfg.rounding != "nearest_even":
+        raise ConfigError(
+            f"{names['rounding']}={cfg.rounding}: a pod takes HBFP operands and does no "
+            "rounding; accepted: leave it unset (rounding is a converter parameter)"
+        )
     n, m = cfg.nm or (1, 1)
     R = cfg.rows
     if R % n:
@@ -76,8 +88,6 @@ def pod_config(cfg: DesignConfig, *, names: dict[str, str] | None = None) -> dic
         )
     kf = R // n * m
     block = cfg.block_size
-    if cfg.nm is not None and block == R:
-        block = kf
     if block % kf:
         raise ConfigError(
             f"{names['block']}={cfg.block_size} does not fit the rows: the HBFP block must be a "
@@ -166,7 +176,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     cfg = design_from_args(args)
-    names = {"block": flag_name(args, "--block"), "sparsity": flag_name(args, "--sparsity")}
+    names = {k: flag_name(args, f"--{k}") for k in ("block", "sparsity", "pipeline", "rounding")}
     design = generate_pod(cfg, names=names)
     if args.lint:
         design.lint()

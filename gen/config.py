@@ -34,6 +34,11 @@ __all__ = [
     "parse_sparsity",
     "min_acc_width",
     "load_yaml",
+    "read_yaml",
+    "yaml_fields",
+    "build",
+    "check_name",
+    "LIMITS",
 ]
 
 #: HBFP format name -> magnitude mantissa bits ``m`` (the registry's HBFP entries).
@@ -44,25 +49,87 @@ format_mant_bits = hbfp_mant_bits
 parse_sparsity = parse_nm
 
 
-def _pos_int(value: Any, what: str) -> int:
+#: Documented range (inclusive) of every integer design-point field; README "Parameters".
+#: 512 is SOSA's largest (monolithic) array; an accumulator beyond 64 bits has no use here
+#: (the normalizer and every reference take at most 64).
+LIMITS: dict[str, tuple[int, int]] = {
+    "rows": (1, 512),
+    "cols": (1, 512),
+    "block_size": (1, 4096),
+    "acc_width": (2, 64),
+    "pipeline": (1, 16),
+}
+#: How each field is named in messages.
+FIELD_NAMES = {
+    "rows": "pod rows", "cols": "pod cols", "block_size": "block size",
+    "acc_width": "accumulator width", "pipeline": "pipeline depth",
+}
+#: A Verilog-2005 identifier (escaped identifiers are not accepted), at most 64 characters.
+IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+#: Verilog and SystemVerilog keywords that also match IDENT_RE (a module may not be named so).
+VERILOG_KEYWORDS = frozenset("""
+always and assign automatic begin buf bufif0 bufif1 case casex casez cell cmos config
+deassign default defparam design disable edge else end endcase endconfig endfunction
+endgenerate endmodule endprimitive endspecify endtable endtask event for force forever fork
+function generate genvar highz0 highz1 if ifnone incdir include initial inout input instance
+integer join large liblist library localparam macromodule medium module nand negedge nmos nor
+noshowcancelled not notif0 notif1 or output parameter pmos posedge primitive pull0 pull1
+pulldown pullup pulsestyle_onevent pulsestyle_ondetect rcmos real realtime reg release repeat
+rnmos rpmos rtran rtranif0 rtranif1 scalared showcancelled signed small specify specparam
+strong0 strong1 supply0 supply1 table task time tran tranif0 tranif1 tri tri0 tri1 triand
+trior trireg unsigned use uwire vectored wait wand weak0 weak1 while wire wor xnor xor
+logic bit byte int shortint longint class interface package program typedef enum struct
+union string void import export extends virtual static const return break continue
+""".split())
+
+
+def _int_field(value: Any, field: str) -> int:
+    """An integer field within :data:`LIMITS`; decimal strings are accepted (CLI flags)."""
+    what = FIELD_NAMES[field]
+    lo, hi = LIMITS[field]
     if isinstance(value, bool):
-        raise ConfigError(f"{what} must be a positive integer, not {value!r}")
+        raise ConfigError(f"{what} must be a positive integer, not {value!r}", field=field)
     try:
         v = operator.index(value)
     except TypeError:
-        if isinstance(value, str) and re.fullmatch(r"\s*\d+\s*", value):
+        if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d{1,20}\s*", value):
             v = int(value)
         else:
-            raise ConfigError(f"{what} must be a positive integer, not {value!r}") from None
+            shown = value if not isinstance(value, str) or len(value) < 40 else value[:37] + "..."
+            raise ConfigError(f"{what} must be a positive integer, not {shown!r}",
+                              field=field) from None
     if v < 1:
-        raise ConfigError(f"{what} must be a positive integer, not {v}")
+        raise ConfigError(f"{what} must be a positive integer, not {v}", field=field)
+    if not lo <= v <= hi:
+        raise ConfigError(f"{what} must be in {lo}..{hi}, not {v}", field=field)
     return v
+
+
+def check_name(value: Any, *, field: str = "name") -> str:
+    """A module name: a Verilog identifier that is not a keyword."""
+    if not isinstance(value, str) or not IDENT_RE.fullmatch(value) or value in VERILOG_KEYWORDS:
+        shown = value if not isinstance(value, str) or len(value) < 40 else value[:37] + "..."
+        raise ConfigError(
+            f"{field} must be a Verilog identifier (letters, digits and _, not starting with a "
+            f"digit, at most 64 characters, not a keyword), not {shown!r}", field=field)
+    return value
+
+
+ROUNDINGS = ("nearest_even", "stochastic")
+
+
+def _field(field: str, fn: Any, *args: Any, **kw: Any) -> Any:
+    """Run ``fn`` and tag a refusal with ``field``."""
+    try:
+        return fn(*args, **kw)
+    except ParamError as e:
+        raise ConfigError(str(e), field=field) from None
 
 
 def parse_pod(text: str, *, what: str = "--pod") -> tuple[int, int]:
     """Parse ``"RxC"`` (e.g. ``"32x32"``) into ``(rows, cols)``."""
     s = str(text).strip()
-    mt = re.fullmatch(r"(\d+)[xX](\d+)", s)
+    mt = re.fullmatch(r"(\d{1,9})[xX](\d{1,9})", s)
     if not mt:
         raise ConfigError(
             f"{what}={text!r} is not of the form RxC with positive integers (e.g. 32x32)"
@@ -116,26 +183,37 @@ class DesignConfig:
 
     def __post_init__(self) -> None:
         s = object.__setattr__
-        s(self, "rows", _pos_int(self.rows, "pod rows"))
-        s(self, "cols", _pos_int(self.cols, "pod cols"))
-        s(self, "format", str(self.format).strip().lower())
-        s(self, "mant_bits", format_mant_bits(self.format))
+        s(self, "rows", _int_field(self.rows, "rows"))
+        s(self, "cols", _int_field(self.cols, "cols"))
+        if self.name is not None:
+            check_name(self.name)
+        if not isinstance(self.format, str):
+            raise ConfigError(f"format must be one of {', '.join(FORMATS)}, not {self.format!r}",
+                              field="format")
+        s(self, "format", self.format.strip().lower())
+        s(self, "mant_bits", _field("format", format_mant_bits, self.format))
         if self.narrow_format in (None, "", "none"):
             s(self, "narrow_format", None)
             s(self, "narrow_mant_bits", None)
         else:
-            nm = format_mant_bits(self.narrow_format, what="narrow_format")
+            nm = _field("narrow_format", format_mant_bits, self.narrow_format,
+                        what="narrow_format")
             if nm >= self.mant_bits:
                 raise ConfigError(
                     f"narrow_format {self.narrow_format!r} must be narrower than format "
-                    f"{self.format!r}"
+                    f"{self.format!r}", field="narrow_format"
                 )
             s(self, "narrow_format", str(self.narrow_format).strip().lower())
             s(self, "narrow_mant_bits", nm)
-        sp = parse_sparsity(self.sparsity)
+        sp = _field("sparsity", parse_sparsity, self.sparsity)
+        if sp is not None and self.block_size is None and self.rows % sp[0]:
+            raise ConfigError(
+                f"pod rows {self.rows} must be a multiple of N={sp[0]} of sparsity "
+                f"{sp[0]}:{sp[1]} (each group of N rows serves M reduction elements)",
+                field="rows")
         if self.block_size is not None:
-            bs = _pos_int(self.block_size, "block size")
-        elif sp is not None and self.rows % sp[0] == 0:
+            bs = _int_field(self.block_size, "block_size")
+        elif sp is not None:
             # N physical rows serve M reduction elements: one fold covers rows*M/N elements.
             bs = self.rows * sp[1] // sp[0]
         else:
@@ -145,23 +223,25 @@ class DesignConfig:
         if sp is not None and self.block_size % sp[1] != 0:
             raise ConfigError(
                 f"sparsity {self.sparsity}: M={sp[1]} must divide the block size "
-                f"{self.block_size}"
+                f"{self.block_size}", field="sparsity"
             )
         need = min_acc_width(self.mant_bits, self.reduction_length)
         if self.acc_width is None:
             s(self, "acc_width", default_acc_width(self.mant_bits, self.reduction_length))
         else:
-            aw = _pos_int(self.acc_width, "accumulator width")
+            aw = _int_field(self.acc_width, "acc_width")
             if aw < need:
                 raise ConfigError(
                     f"accumulator width {aw} is too narrow: an exact {self.reduction_length}-term "
-                    f"sum of {self.format} products needs 2(m+1)+ceil(log2 k) = {need} bits"
+                    f"sum of {self.format} products needs 2(m+1)+ceil(log2 k) = {need} bits",
+                    field="acc_width"
                 )
             s(self, "acc_width", aw)
-        s(self, "pipeline", _pos_int(self.pipeline, "pipeline depth"))
-        if self.rounding not in ("nearest_even", "stochastic"):
+        s(self, "pipeline", _int_field(self.pipeline, "pipeline"))
+        if self.rounding not in ROUNDINGS:
             raise ConfigError(
-                f"rounding must be 'nearest_even' or 'stochastic', not {self.rounding!r}"
+                f"rounding must be 'nearest_even' or 'stochastic', not {self.rounding!r}",
+                field="rounding"
             )
 
     # ---- derived facts ------------------------------------------------------------------
@@ -189,39 +269,102 @@ YAML_KEYS = (
 )
 
 
-def load_yaml(path: str | Path, **overrides: Any) -> DesignConfig:
-    """Load a design point from YAML, apply non-``None`` overrides, validate.
+class _StrictLoader(yaml.SafeLoader):
+    """A safe YAML loader that refuses duplicate keys (PyYAML keeps the last one silently)."""
 
-    Raises :class:`ConfigError` with ``"<file>: <key>: <reason>"`` on any problem.
+
+def _no_duplicates(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if isinstance(key, list | dict):
+            continue  # unhashable: construct_mapping refuses it below
+        if key in seen:
+            raise ConfigError(f"key {key!r}: given twice (line {key_node.start_mark.line + 1})",
+                              field=str(key))
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicates)
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a design-point YAML file strictly: UTF-8, no duplicate keys, a mapping at the top.
+
+    Raises :class:`ConfigError` ``"<file>: <reason>"``.
     """
     p = Path(path)
     try:
-        text = p.read_text()
+        raw = p.read_bytes()
     except OSError as e:
         raise ConfigError(f"{p}: cannot read config: {e.strerror}") from None
     try:
-        data = yaml.safe_load(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{p}: not UTF-8 text (byte {e.start}); a config is a YAML text file"
+                          ) from None
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except ConfigError as e:
+        raise ConfigError(f"{p}: {e}", field=e.field) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
         raise ConfigError(f"{p}: malformed YAML{where}: {getattr(e, 'problem', e)}") from None
+    except RecursionError:
+        raise ConfigError(f"{p}: malformed YAML: nested too deeply") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{p}: top level must be a mapping of keys to values")
-    kwargs: dict[str, Any] = {}
-    for key, value in data.items():
+    for key in data:
         if key not in YAML_KEYS:
             raise ConfigError(f"{p}: key {key!r}: unknown key (known: {', '.join(YAML_KEYS)})")
+    for k in ("rows", "cols"):
+        if "pod" in data and k in data:
+            raise ConfigError(f"{p}: key {k!r}: conflicts with key 'pod' (give one of them)")
+    return data
+
+
+def yaml_fields(path: str | Path, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """DesignConfig keyword arguments from YAML ``data``, and field -> ``"<file>: <key>"``."""
+    kwargs: dict[str, Any] = {}
+    labels: dict[str, str] = {}
+    for key, value in data.items():
         if key == "pod":
             try:
                 kwargs["rows"], kwargs["cols"] = parse_pod(value, what="pod")
             except ConfigError as e:
-                raise ConfigError(f"{p}: key 'pod': {e}") from None
+                raise ConfigError(f"{path}: key 'pod': {e}") from None
+            labels["rows"] = labels["cols"] = f"{path}: key 'pod'"
         else:
             kwargs[key] = value
-    kwargs.update({k: v for k, v in overrides.items() if v is not None})
+            labels[key] = f"{path}: key {key!r}"
+    return kwargs, labels
+
+
+def build(kwargs: dict[str, Any], labels: dict[str, str], default: str | None = None
+          ) -> DesignConfig:
+    """``DesignConfig(**kwargs)``; a refusal names the field as ``labels`` says it was typed
+    (or is prefixed with ``default``, e.g. the config file, for a field nobody typed)."""
     try:
         return DesignConfig(**kwargs)
     except ConfigError as e:
-        raise ConfigError(f"{p}: {e}") from None
+        label = labels.get(e.field or "", default)
+        if label is None:
+            raise
+        raise ConfigError(f"{label}: {e}", field=e.field) from None
+
+
+def load_yaml(path: str | Path, **overrides: Any) -> DesignConfig:
+    """Load a design point from YAML, apply non-``None`` overrides, validate.
+
+    Raises :class:`ConfigError` with ``"<file>: key '<key>': <reason>"`` on any problem.
+    """
+    kwargs, labels = yaml_fields(path, read_yaml(path))
+    ov = {k: v for k, v in overrides.items() if v is not None}
+    for k in ov:
+        labels.pop(k, None)
+    kwargs.update(ov)
+    return build(kwargs, labels, default=str(path))

@@ -49,8 +49,14 @@ class ParamError(ValueError):
 
     The one exception type for a bad parameter in every layer: golden raises it from argument
     checks, hw from component constructors (before anything is elaborated), gen from config
-    validation (``gen.config.ConfigError`` is this class).
+    validation (``gen.config.ConfigError`` is this class). ``field`` optionally names the
+    design-point field at fault, so that the command line can say what the user typed
+    (``POD`` under make, ``--pod`` on the CLI, ``file: key`` in YAML).
     """
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.field = field
 
 
 def check_index(value: Any, what: str, lo: int | None = None, hi: int | None = None) -> int:

@@ -165,7 +165,7 @@ class Pod(Block):
             "output_deskew": C * (C - 1) // 2 * self.acc_width,
             "token_pipeline": self.latency * (3 + EXP_WIDTH),
             "weight_exponents": 2 * C * EXP_WIDTH,  # ew0/ew1
-            "control": 2 + 2 * sat_bits + 2 + (R - 1).bit_length(),
+            "control": 2 + 2 * sat_bits + 2 + (max(R, 2) - 1).bit_length(),
         }
         parts["total"] = sum(parts.values())
         return parts
@@ -201,7 +201,8 @@ class Pod(Block):
         cnt = [Signal(range(SAT + 1), init=SAT, name=f"bank{b}_drain") for b in range(2)]
         ab = Signal()  # bank the activation stream is using
         lb = Signal()  # bank the weight loader is filling
-        load_row = Signal(range(R), name="load_row")
+        # range(2) at least: a 1-row pod keeps a (constant 0) 1-bit counter, not a 0-bit wire.
+        load_row = Signal(range(max(R, 2)), name="load_row")
         ew = [Signal(C * EXP_WIDTH, name=f"ew{b}", reset_less=True) for b in range(2)]
 
         advance = Signal()

@@ -30,7 +30,7 @@ def test_cli_writes_verilog_and_manifest(tmp_path: Path, capsys) -> None:
                         "--pipeline", "3", "--out", str(out)], capsys)
     assert rc == 0, err
     man = json.loads((out / "manifest.json").read_text())
-    assert man["files"] == ["manifest.json", "sqgen_dot.v"]
+    assert man["files"] == ["manifest.json", "sqgen_dot.core", "sqgen_dot.v"]
     assert man["top"] == "sqgen_dot" and man["latency"] == 3
     assert man["config"]["lanes"] == 16 and man["config"]["mant_bits"] == 5
     assert man["config"]["narrow_mant_bits"] == 3 and man["config"]["acc_width"] == 24
@@ -95,7 +95,7 @@ def test_generate_refuses_without_writing() -> None:
 def test_module_entry_point_exit_code(tmp_path: Path) -> None:
     res = subprocess.run([sys.executable, "-m", "gen", "dot", "--acc-width", "3", "--out",
                           str(tmp_path / "x")], capture_output=True, text=True, cwd=ROOT)
-    assert res.returncode == 2 and res.stderr.startswith("error: accumulator width 3")
+    assert res.returncode == 2 and res.stderr.startswith("error: --acc-width=3: accumulator width 3")
     assert not (tmp_path / "x").exists()
 
 
