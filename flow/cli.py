@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Hierarchical Yosys synthesis of a generated design; writes "
         "build/area/<design>/area.json and prints a per-module table.",
     )
-    p.add_argument("--target", default="dot", help=f"one of {', '.join(TARGETS)}")
+    p.add_argument("--target", help=f"one of {', '.join(TARGETS)} (default dot)")
     add_design_args(p)
     p.add_argument("--liberty", metavar="LIB",
                    help="liberty file to map to (default: the generic flow/sqgen_generic.lib)")
@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_area(args: argparse.Namespace) -> int:
-    target = str(args.target).strip().lower()
+    target = str(args.target or "dot").strip().lower()
     lib = None
     if args.liberty:
         try:

@@ -9,6 +9,7 @@ atomically (nothing on error) and prints a one-screen summary.
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -199,8 +200,8 @@ def run(args: argparse.Namespace) -> int:
         f"{regs['total'] - regs['pe_array'] - regs['input_skew'] - regs['output_deskew']}",
         f"  latency        {man['latency']} cycles act -> res; fold depth Kf = {man['fold_depth']}",
         "  cycles(M,N,K)  F*M + 2R + C - 1 when M >= R+C (exact recurrence in manifest.json)",
-        f"  wrote {out}/: " + ", ".join(man_file for man_file in sorted(
-            [*design.files, "manifest.json"])),
+        f"  wrote {out}/: "
+        + ", ".join(json.loads((out / "manifest.json").read_text())["files"]),
         f"  ({time.perf_counter() - t0:.1f} s)",
     ]
     print("\n".join(lines))

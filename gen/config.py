@@ -210,7 +210,7 @@ class DesignConfig:
             raise ConfigError(
                 f"pod rows {self.rows} must be a multiple of N={sp[0]} of sparsity "
                 f"{sp[0]}:{sp[1]} (each group of N rows serves M reduction elements)",
-                field="rows")
+                field="sparsity")
         if self.block_size is not None:
             bs = _int_field(self.block_size, "block_size")
         elif sp is not None:

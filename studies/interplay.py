@@ -40,6 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from rich import progress as rich_progress
+from rich.console import Console
 
 from golden import interplay, sparsity
 from studies.minilm import StudyExtraMissing, fp32_linear, load_minilm, study_extra_missing
@@ -104,10 +106,17 @@ def sparsity_label(sp: str | float | None) -> str:
 
 # ---- progress bar ---------------------------------------------------------------------------
 class Progress:
-    """A dependency-free progress bar on stderr.
+    """Progress of a long study on stderr, drawn by :mod:`rich.progress`.
 
-    On a terminal it redraws one line; otherwise (CI logs, ``make`` piped) it prints a line at
-    every 10 % so the log stays readable.
+    On a terminal, rich redraws one bar (label, bar, done/total, elapsed time, what runs now).
+    Otherwise (CI logs, ``make`` piped) a redrawn bar would only litter the log, so the same
+    information is printed as a plain line (``interplay [ 40%] 88/220  12.3s <note>``) at
+    every 10 % and at least every 20 s, so slow phases show life. ``enabled=False``
+    (``--quiet``) prints nothing.
+
+    Use it as a context manager (or call :meth:`close`) so that the terminal bar is stopped
+    even when the study fails half-way; it also stops by itself when ``done`` reaches
+    ``total``.
     """
 
     def __init__(self, total: int, label: str, stream=None, enabled: bool = True) -> None:
@@ -120,31 +129,50 @@ class Progress:
         self._last_decile = -1
         self.t0 = time.perf_counter()
         self._last_print = self.t0
+        self._bar: rich_progress.Progress | None = None
+        if enabled and self.tty:
+            self._bar = rich_progress.Progress(
+                rich_progress.TextColumn("{task.description}"),
+                rich_progress.BarColumn(),
+                rich_progress.MofNCompleteColumn(),
+                rich_progress.TimeElapsedColumn(),
+                rich_progress.TextColumn("{task.fields[note]}"),
+                console=Console(file=self.stream),
+            )
+            self._task = self._bar.add_task(label, total=self.total, note="")
+            self._bar.start()
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the terminal bar (idempotent)."""
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
 
     def update(self, n: int = 1, note: str = "") -> None:
         self.done = min(self.done + n, self.total)
         if not self.enabled:
             return
-        frac = self.done / self.total
-        el = time.perf_counter() - self.t0
-        width = 30
-        bar = "#" * int(frac * width) + "." * (width - int(frac * width))
-        line = f"{self.label} [{bar}] {self.done}/{self.total} {el:5.1f}s {note}"
         if self.tty:
-            self.stream.write("\r" + line[:120].ljust(120))
-            if self.done == self.total:
-                self.stream.write("\n")
+            if self._bar is not None:
+                self._bar.update(self._task, completed=self.done, note=note)
+                if self.done == self.total:
+                    self.close()
+            return
+        frac = self.done / self.total
+        now = time.perf_counter()
+        decile = int(frac * 10)
+        if decile != self._last_decile or self.done == self.total or now - self._last_print > 20:
+            self._last_decile = decile
+            self._last_print = now
+            self.stream.write(f"{self.label} [{frac:4.0%}] {self.done}/{self.total} "
+                              f"{now - self.t0:5.1f}s {note}\n")
             self.stream.flush()
-        else:
-            # A line per 10 %, and at least one per 20 s so slow phases show life in CI logs.
-            decile = int(frac * 10)
-            now = time.perf_counter()
-            due = now - self._last_print > 20
-            if decile != self._last_decile or self.done == self.total or due:
-                self._last_decile = decile
-                self._last_print = now
-                self.stream.write(line + "\n")
-                self.stream.flush()
 
 
 # ---- data -------------------------------------------------------------------------------------
@@ -632,27 +660,26 @@ def run_study(
         if n_sentences is not None:
             sents = sents[: int(n_sentences)]
         n_model = len(model_sparsities) + len(model_formats) * (1 + 2 * len(model_sparsities)) + 1
-    prog = Progress(total + n_model, "interplay", enabled=progress)
-
-    t1 = time.perf_counter()
     rows: list[dict] = []
     layer_rows: list[dict] = []
-    for s in sets:
-        r, lr = sweep_tensors(s, formats, sparsities, prog)
-        rows += r
-        layer_rows += lr
-    timings["tensor sweep"] = time.perf_counter() - t1
-
     mres = None
     sanity = None
-    if sents is not None:
-        t2 = time.perf_counter()
-        sanity = fp32_sanity(model)
-        ref = model.encode(sents)
-        prog.update(1, "model fp32")
-        mres = model_check(model, sents, model_formats, model_sparsities, prog, ref=ref)
-        timings["model check"] = time.perf_counter() - t2
-    elif model_level and model is None and not skipped:
+    with Progress(total + n_model, "interplay", enabled=progress) as prog:
+        t1 = time.perf_counter()
+        for s in sets:
+            r, lr = sweep_tensors(s, formats, sparsities, prog)
+            rows += r
+            layer_rows += lr
+        timings["tensor sweep"] = time.perf_counter() - t1
+
+        if sents is not None:
+            t2 = time.perf_counter()
+            sanity = fp32_sanity(model)
+            ref = model.encode(sents)
+            prog.update(1, "model fp32")
+            mres = model_check(model, sents, model_formats, model_sparsities, prog, ref=ref)
+            timings["model check"] = time.perf_counter() - t2
+    if sents is None and model_level and model is None and not skipped:
         skipped.append("model-level check skipped: model not loaded")
     timings["total"] = time.perf_counter() - t0
     return StudyResult(

@@ -306,5 +306,9 @@ def test_per_mac_amortizes_converter_and_normalizer():
            "normalize/hbfp6/16": Point("normalize", None, ge=80.0, um2=800.0)}
     assert per_mac(pts, "hbfp6", 16, "GE") == pytest.approx((1600 + 320 + 80) / 16)
     assert per_mac(pts, "hbfp6", 16, "um2", with_io=False) == pytest.approx(1000.0)
-    pts["convert/hbfp6/16"] = Point("convert", None, error="not built")
-    assert per_mac(pts, "hbfp6", 16, "GE") is None
+    del pts["convert/hbfp6/16"]  # a missing point is an error, never a silent gap
+    with pytest.raises(KeyError, match="convert/hbfp6/16"):
+        per_mac(pts, "hbfp6", 16, "GE")
+    with pytest.raises(ValueError, match="no um2 figure"):
+        per_mac({"dot/hbfp6/16": Point("dot", None, ge=1600.0)}, "hbfp6", 16, "um2",
+                with_io=False)

@@ -56,9 +56,9 @@ def test_write_design_is_atomic_and_replaces(tmp_path: Path) -> None:
     out = tmp_path / "build" / "d"
     write_design(out, {"d.v": "module d; endmodule\n"}, {"top": "d"})
     man = json.loads((out / "manifest.json").read_text())
-    assert man["files"] == ["d.v", "manifest.json"]
-    Design("d", {"e.v": "module e; endmodule\n"}, {"top": "e"}).write(out)
-    assert sorted(p.name for p in out.iterdir()) == ["e.v", "manifest.json"]
+    assert man["files"] == ["d.core", "d.v", "manifest.json"]
+    Design("e", {"e.v": "module e; endmodule\n"}, {"top": "e"}).write(out)
+    assert sorted(p.name for p in out.iterdir()) == ["e.core", "e.v", "manifest.json"]
     assert [p.name for p in out.parent.iterdir()] == ["d"]  # no temp or old dirs left behind
 
 

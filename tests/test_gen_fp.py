@@ -46,7 +46,7 @@ def test_cli_writes_linted_design(tmp_path, capsys, cmd, args, latency, widths):
     man = json.loads((out / "manifest.json").read_text())
     top = man["top"]
     assert man["latency"] == latency
-    assert sorted(man["files"]) == sorted([f"{top}.v", "manifest.json"])
+    assert sorted(man["files"]) == sorted([f"{top}.v", f"{top}.core", "manifest.json"])
     assert sorted(p.name for p in out.iterdir()) == man["files"]
     ports = {p["name"]: p for p in man["ports"]}
     for name, w in widths.items():

@@ -120,13 +120,14 @@ def test_cli_writes_default_dir_and_summary(tmp_path):
     r = run_gen("--make", "--pod", "4x3", "--format", "hbfp8", "--sparsity", "2:4", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     out = tmp_path / "build" / "pod_4x3"
-    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "sqgen_pod.v"]
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "sqgen_pod.core",
+                                                      "sqgen_pod.v"]
     man = json.loads((out / "manifest.json").read_text())
     s = r.stdout
     assert f"register bits  {man['register_bits']['total']}" in s
     assert "PEs            12 instances" in s
     assert "MACs per cycle 12  (24 dense-equivalent" in s
-    assert "manifest.json, sqgen_pod.v" in s
+    assert "manifest.json, sqgen_pod.core, sqgen_pod.v" in s
     assert len(s.splitlines()) <= 24
 
 

@@ -115,7 +115,8 @@ def test_cli_subprocess_exit_code(tmp_path):
          "--out", str(out)], capture_output=True, text=True, cwd=ROOT,
     )
     assert res.returncode == 2
-    assert res.stderr.strip() == "error: --sparsity=2:4: sparsity 2:4: M=4 must divide the block size 18"
+    assert res.stderr.strip() == (
+        "error: --sparsity=2:4: sparsity 2:4: M=4 must divide the block size 18")
     assert not out.exists()
 
 

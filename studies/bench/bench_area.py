@@ -1,6 +1,6 @@
 """Bench: wall time of the area flow as ``make area`` runs it, then the provisioning table.
 
-Times a cold run (``--no-cache``, as from a fresh clone) of ``python -m gen area --make`` for one
+Times a cold run (``--no-cache``, as from a fresh clone) of ``python -m flow area --make`` for one
 HBFP6 dot unit at the papers' block 64, an 8x8 pod and a 32x32 pod (goals 30 s, 60 s, 120 s),
 then builds (or refreshes from cache) ``build/reports/provisioning.md``, printing its tables.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from studies import provisioning
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 #: (label, make-equivalent arguments, goal in seconds)
 CASES = [
@@ -29,7 +29,7 @@ CASES = [
 
 def time_area(args: list[str]) -> tuple[float, str]:
     """Run one cold area flow in a fresh process; return (seconds, last table line)."""
-    cmd = [sys.executable, "-m", "gen", "area", "--make", "--no-cache", *args]
+    cmd = [sys.executable, "-m", "flow", "area", "--no-cache", *args]
     t0 = time.perf_counter()
     res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     dt = time.perf_counter() - t0

@@ -14,8 +14,9 @@ checked bit-exactly against the golden twin, so the figure is for a working unit
 Effective dense MACs/cycle = ``blocks * K / cycles``; the sparse/dense ratio approaches
 ``M/N`` (exactly ``ceil(K/L)``) as the stream grows past the pipeline latency.
 
-When the Yosys area flow (:mod:`flow.area`, generic library, gate equivalents) is available, the
-bench also synthesizes both units and reports dense MACs per cycle per 1000 GE.
+The bench also synthesizes both units with the Yosys area flow (:mod:`flow.area`, generic
+library, gate equivalents) and reports dense MACs per cycle per 1000 GE; a synthesis failure
+fails the bench.
 Environment: ``SQGEN_BENCH_SPARSE_BLOCKS`` (default 256) blocks per configuration.
 """
 
@@ -146,20 +147,15 @@ def measure(n: int, m: int, k: int, mb: int, blocks: int, seed: int = SEED) -> d
     }
 
 
-def area_ge(n: int, m: int, k: int, mb: int) -> tuple[float, float] | None:
-    """(sparse unit GE, dense same-multiplier unit GE) from the Yosys flow, or None."""
-    try:
-
-        fmt = {7: "hbfp8", 5: "hbfp6", 3: "hbfp4"}[mb]
-        acc = default_acc_width(mb, k)
-        sp = generate("sparsedot", DesignConfig(sparsity=f"{n}:{m}", block_size=k, format=fmt,
-                                                acc_width=acc))
-        dn = generate("dot", DesignConfig(block_size=n * k // m, format=fmt, acc_width=acc))
-        kw = {"cache_dir": area.DEFAULT_CACHE}
-        return area.area_of_design(sp, **kw).ge, area.area_of_design(dn, **kw).ge
-    except Exception as e:  # the area flow is optional for this bench
-        print(f"  (area skipped for {n}:{m}: {type(e).__name__}: {e})")
-        return None
+def area_ge(n: int, m: int, k: int, mb: int) -> tuple[float, float]:
+    """(sparse unit GE, dense same-multiplier unit GE) from the Yosys flow."""
+    fmt = {7: "hbfp8", 5: "hbfp6", 3: "hbfp4"}[mb]
+    acc = default_acc_width(mb, k)
+    sp = generate("sparsedot", DesignConfig(sparsity=f"{n}:{m}", block_size=k, format=fmt,
+                                            acc_width=acc))
+    dn = generate("dot", DesignConfig(block_size=n * k // m, format=fmt, acc_width=acc))
+    kw = {"cache_dir": area.DEFAULT_CACHE}
+    return area.area_of_design(sp, **kw).ge, area.area_of_design(dn, **kw).ge
 
 
 def main() -> None:
@@ -186,8 +182,6 @@ def main() -> None:
           f"{'dense GE':>9} {'MAC/cyc/kGE':>11} | {'sparse/dense area':>17}")
     for n, m, k, mb in CONFIGS:
         ge = area_ge(n, m, k, mb)
-        if ge is None:
-            continue
         lanes = n * k // m
         dense_rate = k / math.ceil(k / lanes)
         print(f"{f'{n}:{m}':>5} {k:>3} {lanes:>5} | {ge[0]:>9.0f} {1000 * k / ge[0]:>11.2f} | "
