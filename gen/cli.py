@@ -18,14 +18,16 @@ from typing import Any
 from gen.config import ConfigError, DesignConfig, build, parse_pod, read_yaml, yaml_fields
 from gen.emit import LintError
 
-__all__ = ["add_design_args", "design_from_args", "flag_name", "run_main", "MAKE_VARS"]
+__all__ = [
+    "add_design_args", "design_from_args", "flag_name", "run_main", "write", "MAKE_VARS",
+]
 
 #: flag -> make variable (read from the environment under --make, named in messages)
 MAKE_VARS = {
     "--pod": "POD", "--format": "FMT", "--block": "BLOCK", "--sparsity": "SPARSITY",
     "--config": "CONFIG", "--acc-width": "ACC", "--out": "OUT", "--liberty": "LIBERTY",
     "--target": "TARGET", "--narrow-format": "NARROW", "--pipeline": "PIPELINE",
-    "--rounding": "ROUNDING", "--clock-ns": "CLOCK_NS",
+    "--rounding": "ROUNDING", "--clock-ns": "CLOCK_NS", "--force": "FORCE",
 }
 #: DesignConfig field -> the flag that sets it
 FIELD_FLAGS = {
@@ -51,10 +53,13 @@ def apply_make_env(args: argparse.Namespace, environ: dict[str, str] | None = No
     env = os.environ if environ is None else environ
     for flag, var in MAKE_VARS.items():
         dest = _dest(flag)
-        if hasattr(args, dest) and getattr(args, dest) in (None, False):
-            v = env.get(var, "")
-            if v.strip():
-                setattr(args, dest, v)
+        if not hasattr(args, dest):
+            continue
+        cur, v = getattr(args, dest), env.get(var, "").strip()
+        if cur is False:  # a switch: FORCE=1 / yes / true
+            setattr(args, dest, v.lower() in ("1", "yes", "true", "on"))
+        elif cur is None and v:
+            setattr(args, dest, v)
 
 
 def add_design_args(p: argparse.ArgumentParser, *, pod: bool = True, out: bool = True) -> None:
@@ -74,6 +79,9 @@ def add_design_args(p: argparse.ArgumentParser, *, pod: bool = True, out: bool =
     g.add_argument("--rounding", choices=["nearest_even", "stochastic"], help="converter rounding")
     if out:
         g.add_argument("--out", metavar="DIR", help="output directory")
+        g.add_argument("--force", action="store_true",
+                       help="write into a non-empty directory that holds no sqgen design "
+                       "(sqgen's files are added beside what is there; nothing is deleted)")
     p.add_argument("--make", action="store_true", help=argparse.SUPPRESS)
 
 
@@ -113,6 +121,12 @@ def design_from_args(args: argparse.Namespace, **defaults: Any) -> DesignConfig:
             kwargs[field] = v
             labels[field] = f"{flag_name(args, flag)}={_shown(v)}"
     return build(kwargs, labels, default=str(cfg_path) if cfg_path else None)
+
+
+def write(design: Any, args: argparse.Namespace, out: str) -> Any:
+    """``design.write(out)`` with ``--force`` and the directory named as the user typed it."""
+    return design.write(out, force=bool(getattr(args, "force", False)),
+                        what=flag_name(args, "--out"))
 
 
 def run_main(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> int:

@@ -11,7 +11,7 @@ import argparse
 import sys
 from typing import Any
 
-from gen.cli import add_design_args, design_from_args
+from gen.cli import add_design_args, design_from_args, write
 from gen.config import ConfigError, DesignConfig
 from gen.emit import (
     Design,
@@ -188,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
     design = generate_dot(cfg, mant_bits=mb, narrow_mant_bits=nmb, acc_width=aw)
     if not args.no_lint:
         design.lint()
-    out = design.write(args.out)
+    out = write(design, args, args.out)
     print(f"wrote {out} (top {design.top}, latency {design.manifest['latency']})",
           file=sys.stderr)
     return 0

@@ -12,7 +12,7 @@ import argparse
 import sys
 from typing import Any
 
-from gen.cli import add_design_args, design_from_args
+from gen.cli import add_design_args, design_from_args, write
 from gen.config import ConfigError, DesignConfig
 from gen.emit import Design, clock_ports, design_manifest, port_table, to_verilog
 from golden.facts import PROD_EXP_WIDTH, default_acc_width
@@ -244,7 +244,7 @@ def _finish(args: argparse.Namespace, design: Design) -> int:
         raise ConfigError("--out DIR is required")
     if not args.no_lint:
         design.lint()
-    out = design.write(args.out)
+    out = write(design, args, args.out)
     print(f"wrote {out} (top {design.top}, latency {design.manifest['latency']})",
           file=sys.stderr)
     return 0

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gen.cli import add_design_args, design_from_args, flag_name
+from gen.cli import add_design_args, design_from_args, flag_name, write
 from gen.config import ConfigError, DesignConfig
 from gen.emit import (
     Design,
@@ -182,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
     if args.lint:
         design.lint()
     out = Path(args.out or f"build/pod_{cfg.rows}x{cfg.cols}")
-    design.write(out)
+    write(design, args, str(out))
     man = design.manifest
     regs = man["register_bits"]
     c = man["config"]

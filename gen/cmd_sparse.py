@@ -12,7 +12,7 @@ import argparse
 import sys
 from typing import Any
 
-from gen.cli import add_design_args, design_from_args
+from gen.cli import add_design_args, design_from_args, write
 from gen.config import ConfigError, DesignConfig
 from gen.emit import Design, clock_ports, design_manifest, port_table, to_verilog
 from golden.nm_hw import index_bits, meta_layout
@@ -194,7 +194,7 @@ def run(args: argparse.Namespace) -> int:
                                     decoder_register=args.decoder_register)
     if not args.no_lint:
         design.lint()  # in a scratch directory: a lint failure writes nothing
-    out = design.write(args.out)
+    out = write(design, args, args.out)
     print(f"wrote {out} (top {design.top}, latency {design.manifest['latency']['cycles']} "
           f"cycles)", file=sys.stderr)
     return 0

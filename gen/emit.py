@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -25,6 +24,7 @@ from amaranth.lib import data
 from amaranth.lib.wiring import In
 
 from gen import fusesoc
+from gen.output import write_tree
 from gen.toolchain import toolchain_env
 
 __all__ = [
@@ -144,39 +144,26 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 def write_design(
     out_dir: str | Path, files: Mapping[str, str], manifest: Mapping[str, Any], *,
-    top: str | None = None,
+    top: str | None = None, force: bool = False, what: str = "--out",
 ) -> Path:
-    """Atomically (re)create ``out_dir`` holding ``files``, ``<top>.core`` and ``manifest.json``.
+    """Write ``files``, ``<top>.core`` and ``manifest.json`` as ``out_dir`` (:mod:`gen.output`).
 
     ``<top>.core`` is the design's FuseSoC CAPI2 core (:func:`gen.fusesoc.core_text`: its
     Verilog files, a default target and a Verilator lint target with :data:`LINT_WAIVERS`);
     ``top`` defaults to ``manifest["top"]``. The manifest gets a ``files`` list naming every
-    file written, itself included. The directory is first built as a hidden temporary sibling
-    and then renamed, so readers never see a half-written design.
+    file written, itself included. :func:`gen.output.write_tree` makes the directory appear
+    whole (old or new design at every instant), never deletes what sqgen did not write unless
+    ``force``, and names the directory as ``what`` in a refusal.
     """
-    out = Path(out_dir)
     top = manifest["top"] if top is None else top
     core = fusesoc.core_text(Design(top, files, manifest), waivers=LINT_WAIVERS)
     files = {**files, fusesoc.core_file_name(top): core}
-    out.parent.mkdir(parents=True, exist_ok=True)
     man = dict(manifest)
+    man.setdefault("generator", "sqgen")  # what marks a directory as sqgen's (gen.output)
     man["files"] = sorted([*files, "manifest.json"])
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
-        for name, text in files.items():
-            (tmp / name).write_text(text)
-        (tmp / "manifest.json").write_text(json.dumps(man, indent=2, sort_keys=False) + "\n")
-        if out.exists():
-            old = out.parent / f".{out.name}.old-{os.getpid()}"
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
+    text = json.dumps(man, indent=2, sort_keys=False) + "\n"
+    return write_tree(out_dir, {**files, "manifest.json": text}, manifest_name="manifest.json",
+                      force=force, what=what)
 
 
 def lint_verilog(
@@ -241,9 +228,10 @@ class Design:
     def verilog_files(self) -> list[str]:
         return [n for n in self.files if n.endswith((".v", ".sv"))]
 
-    def write(self, out_dir: str | Path) -> Path:
+    def write(self, out_dir: str | Path, *, force: bool = False, what: str = "--out") -> Path:
         """Write the files, ``<top>.core`` and ``manifest.json`` atomically (write_design)."""
-        return write_design(out_dir, self.files, self.manifest, top=self.top)
+        return write_design(out_dir, self.files, self.manifest, top=self.top, force=force,
+                            what=what)
 
     def write_sources(self, src_dir: str | Path) -> list[Path]:
         """Write just the Verilog files into ``src_dir`` (for simulators); return their paths."""
