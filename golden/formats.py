@@ -375,28 +375,29 @@ def _floor_log2(a: np.ndarray) -> np.ndarray:
     return np.frexp(a)[1].astype(np.int64) - 1
 
 
-def _mx_elements(
-    x: Any, elem_format: Any, block_size: Any, axis: Any, rounding: Any
-) -> tuple[MXFormat, int, int, np.ndarray, np.ndarray, tuple[int, ...]]:
-    """Validate, block and quantize. Returns ``(fmt, ax, L, s, a_q, shape)``.
-
-    ``s`` (int64, ``(..., G)``): shared scale exponents; ``a_q`` (float64, ``(..., G, B)``):
-    quantized elements in element units (exact multiples of the element grid, clamped to
-    ``±max_norm``), so the value is ``a_q * 2^s``.
-    """
+def _mx_prepare(
+    x: Any, elem_format: Any, block_size: Any, rounding: Any
+) -> tuple[MXFormat, int, np.ndarray]:
+    """Validate the arguments and convert ``x``; returns ``(fmt, block_size, x32)``."""
     fmt_name = check_choice(elem_format, "elem_format", tuple(MX_FORMATS))
     fmt = MX_FORMATS[fmt_name]
     bs = check_int(block_size, "block_size", 1)
     check_choice(rounding, "rounding", MX_ROUNDINGS)
-    x32 = np.asarray(x, dtype=np.float32)
-    ax = norm_axis(x32, axis)
-    if not np.isfinite(x32).all():
-        bad = x32[~np.isfinite(x32)]
-        raise ValueError(
-            f"x contains {bad.size} non-finite value(s) (first: {bad.flat[0]!r}); "
-            "the golden MX model accepts finite inputs only"
-        )
-    xb = to_blocks(np.moveaxis(x32, ax, -1).astype(np.float64), bs)
+    return fmt, bs, np.asarray(x, dtype=np.float32)
+
+
+def _mx_nonfinite(x32: np.ndarray) -> ValueError:
+    bad = x32[~np.isfinite(x32)]
+    return ValueError(
+        f"x contains {bad.size} non-finite value(s) (first: {bad.flat[0]!r}); "
+        "the golden MX model accepts finite inputs only"
+    )
+
+
+def _mx_round_exact(xb: np.ndarray, fmt: MXFormat, rounding: str) -> tuple[np.ndarray, np.ndarray]:
+    """Scale exponents ``s`` and quantized elements ``a_q`` of finite blocks ``(..., G, B)``,
+    evaluated in float64 (exact): the definition the fast float32 path must reproduce."""
+    xb = xb.astype(np.float64)
     amax = np.abs(xb).max(axis=-1)
     # Library: floor(log2(amax + 2^-126 * (amax == 0))), minus emax, clamped at -127.
     s = _floor_log2(np.where(amax == 0, 2.0**-126, amax)) - fmt.emax
@@ -415,7 +416,118 @@ def _mx_elements(
     else:  # half away from zero; |scaled| + 0.5 is exact in float64 here
         r = np.copysign(np.floor(np.abs(scaled) + 0.5), scaled)
     aq = np.clip(np.ldexp(r, -sh), -fmt.max_norm, fmt.max_norm)
+    return s, aq
+
+
+def _mx_elements(
+    x: Any, elem_format: Any, block_size: Any, axis: Any, rounding: Any
+) -> tuple[MXFormat, int, int, np.ndarray, np.ndarray, tuple[int, ...]]:
+    """Validate, block and quantize. Returns ``(fmt, ax, L, s, a_q, shape)``.
+
+    ``s`` (int64, ``(..., G)``): shared scale exponents; ``a_q`` (float64, ``(..., G, B)``):
+    quantized elements in element units (exact multiples of the element grid, clamped to
+    ``±max_norm``), so the value is ``a_q * 2^s``.
+    """
+    fmt, bs, x32 = _mx_prepare(x, elem_format, block_size, rounding)
+    ax = norm_axis(x32, axis)
+    if not np.isfinite(x32).all():
+        raise _mx_nonfinite(x32)
+    s, aq = _mx_round_exact(to_blocks(np.moveaxis(x32, ax, -1), bs), fmt, rounding)
     return fmt, ax, x32.shape[ax], s, aq, x32.shape
+
+
+#: Elements per chunk of the fast MX path (whole blocks): the chunk and its few int32/float32
+#: temporaries stay in cache, so x is read from memory once and the result written once.
+_MX_CHUNK_ELEMS = 1 << 17
+
+
+def _block_max_i32(u: np.ndarray, work: np.ndarray) -> np.ndarray:
+    """Max over the last axis of a C-contiguous ``(nb, B)`` int32 array.
+
+    A reduction over a short inner axis pays numpy's per-row overhead (``max(axis=-1)`` on
+    32-element rows runs at a fraction of memory speed); halving the flat array pairwise keeps
+    every pass one long strided loop, and pairs never straddle two blocks while B is even.
+    ``work``: int32 scratch of ``3 * u.size // 4`` elements (two ping-pong halves).
+    """
+    nb, w = u.shape
+    r = u.reshape(-1)
+    bufs = (work[: r.size // 2], work[r.size // 2 :])
+    i = 0
+    while w % 2 == 0:
+        half = r.size // 2
+        r = np.maximum(r[0::2], r[1::2], out=bufs[i][:half])
+        i ^= 1
+        w //= 2
+    return r if w == 1 else r.reshape(nb, w).max(axis=-1)
+
+
+def _mx_quantize_fast(
+    c: np.ndarray,
+    fmt: MXFormat,
+    rounding: str,
+    out: np.ndarray,
+    work: tuple[np.ndarray, ...],
+    x32: np.ndarray,
+) -> None:
+    """Quantize the float32 blocks ``c`` ``(nb, B)`` into ``out`` (same shape), bit-exactly
+    as :func:`_mx_round_exact` + rescale, working on float32 bit patterns.
+
+    The exact result rounds ``x`` to a multiple of ``2^k`` with, per element,
+    ``k = max(E, s + min_exp) - frac_bits`` (``E = floor(log2|x|)``; int8: ``k = s - 6``) and
+    clamps it to ``±max_norm * 2^s``; that value is always a float32, so exact float32
+    arithmetic can reach it:
+
+    * ``s`` comes from the largest exponent field of the block (field 0, a zero or subnormal
+      maximum, gives the clamp -127; the definition has -126 for an all-zero int8 block,
+      which changes no output bit);
+    * ``M = 2^(k + 23)`` is built from the exponent fields: ``max(field(x), field(2^(s +
+      min_exp)))`` plus ``23 - frac_bits``. ``|x| + M`` lies in ``[2^(k+23), 2^(k+24))``,
+      whose float32 spacing is ``2^k``, so the one IEEE rounding of the sum is round-half-even
+      of ``|x| / 2^k`` (M is an even multiple of 2^k), and ``(|x| + M) - M`` is exact;
+    * half away from zero: with ``M' = M + 2^k`` (odd) the same sum rounds ties to odd; the
+      larger of the two results is the tie rounded up, non-ties agree;
+    * clamp, then restore the sign bit of ``x`` (keeps ``-0.0``).
+
+    Blocks whose scale puts ``M`` above 2^127 (``s > 104 - emax + frac_bits``, block maxima
+    of ~2^106 and more) or where float32 subnormals would need the exact ``E`` (``s < -127 -
+    min_exp``, maxima below ~2^-112) are recomputed by the float64 definition.
+    ``work``: int32 scratch, three of ``c.size`` elements and one of ``3 * c.size // 4`` (tree).
+    """
+    f = fmt.frac_bits
+    min_exp = fmt.min_exp if fmt.ebits else 0  # int8: every element on the grid 2^(s - 6)
+    n = c.size
+    bits = c.view(np.int32)
+    u, m, t = (w[:n].reshape(c.shape) for w in work[:3])
+    np.bitwise_and(bits, np.int32(0x7FFFFFFF), out=u)
+    amax = _block_max_i32(u, work[3])
+    if amax.size and amax.max() >= 0x7F800000:
+        raise _mx_nonfinite(x32)
+    s = np.maximum((amax >> 23) - (127 + fmt.emax), -127)
+    # An all-zero block (amax 0) is exact on the fast path too: (0 + M) - M = +0, sign restored.
+    slow = ((s < -127 - min_exp) & (amax != 0)) | (s > 104 - fmt.emax + f)
+    floor23 = (s + (127 + min_exp)) << 23  # bits of 2^(s + min_exp)
+    bound = np.ldexp(np.float32(fmt.max_norm), s)  # exact float32, normal or not
+    np.bitwise_and(u, np.int32(0x7F800000), out=m)
+    np.maximum(m, floor23[:, None], out=m)
+    np.add(m, np.int32((23 - f) << 23), out=m)
+    a = u.view(np.float32)
+    big = m.view(np.float32)
+    tf = t.view(np.float32)
+    np.add(a, big, out=tf)
+    np.subtract(tf, big, out=tf)
+    if rounding == "nearest":
+        np.add(m, np.int32(1), out=m)
+        np.add(a, big, out=a)  # |x| is not needed any more
+        np.subtract(a, big, out=a)
+        np.maximum(tf, a, out=tf)
+    np.minimum(tf, bound[:, None], out=tf)
+    # Sign back by bits (copysign is several times slower): t >= 0, so t | sign(x).
+    np.bitwise_and(bits, np.int32(-0x80000000), out=m)
+    np.bitwise_or(t, m, out=out.view(np.int32))
+    if slow.any():
+        rows = np.flatnonzero(slow)
+        s64, aq = _mx_round_exact(c[rows], fmt, rounding)
+        out[rows] = np.ldexp(aq, s64[:, None]).astype(np.float32)
 
 
 def mx_quantize(
@@ -448,10 +560,25 @@ def mx_quantize(
     at private exponent ``p = max(floor(log2|a|), 2 - 2^(ebits-1))`` (denormals kept), int8 to
     ``a * 64``; then clamp to ``±max_norm``. Evaluated exactly (float64 + frexp), which is what
     the library computes except where its own float32 ``log2`` mis-rounds (see docs/golden.md).
+    The fast path reaches the same bits with exact float32 arithmetic on the FP32 exponent
+    fields, chunk by chunk (see ``_mx_quantize_fast``).
     """
-    _, ax, n, s, aq, _ = _mx_elements(x, elem_format, block_size, axis, rounding)
-    v = np.ldexp(aq, s[..., None]).astype(np.float32)
-    return np.ascontiguousarray(np.moveaxis(from_blocks(v, n), -1, ax))
+    fmt, bs, x32 = _mx_prepare(x, elem_format, block_size, rounding)
+    ax = norm_axis(x32, axis)
+    xb = to_blocks(x32 if ax == x32.ndim - 1 else np.moveaxis(x32, ax, -1), bs)
+    flat = xb.reshape(-1, bs)
+    v = np.empty(flat.shape, np.float32)
+    step = max(1, _MX_CHUNK_ELEMS // bs)
+    ce = min(step, flat.shape[0]) * bs
+    # Scratch allocated once: fresh chunk-sized temporaries would be mmap'ed and page-faulted
+    # again on every chunk.
+    work = tuple(np.empty(k, np.int32) for k in (ce, ce, ce, 3 * ce // 4 + 1))
+    # Blocks sent to the float64 path may overflow/NaN in the discarded float32 results.
+    with np.errstate(over="ignore", invalid="ignore"):
+        for b0 in range(0, flat.shape[0], step):
+            _mx_quantize_fast(flat[b0 : b0 + step], fmt, rounding, v[b0 : b0 + step], work, x32)
+    out = from_blocks(v.reshape(xb.shape), x32.shape[ax])
+    return np.ascontiguousarray(np.moveaxis(out, -1, ax))
 
 
 def mx_encode(

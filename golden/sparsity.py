@@ -55,6 +55,146 @@ def _keep_top(mag: np.ndarray, n: int) -> np.ndarray:
     return keep
 
 
+#: Elements per chunk of the fast N:M path (whole groups): a chunk and its temporaries stay in
+#: cache, so x is read from memory once and the result written once.
+_NM_CHUNK_ELEMS = 1 << 17
+#: Largest group size of the pairwise path; beyond it the stable sort of _keep_top is used.
+_NM_PAIRWISE_MAX_M = 16
+_NM_NAN_MSG = "x contains NaN; magnitude pruning needs ordered magnitudes"
+
+
+def _nm_fast_dtype(dt: np.dtype) -> bool:
+    """Dtypes with an unsigned integer key ordered like ``magnitude`` (see ``_nm_keys``).
+
+    Unsigned and bool inputs stay on the sorting path: there ``_keep_top`` ranks the negated
+    uint64 magnitudes, which wraps (zero ranks first), and that behaviour is kept unchanged.
+    """
+    return dt.isnative and (
+        (dt.kind == "f" and dt.itemsize in (2, 4, 8))
+        or (dt.kind == "i" and dt.itemsize in (1, 2, 4, 8))
+    )
+
+
+def _nm_keys(c: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Unsigned keys of the contiguous chunk ``c`` into ``out`` (same itemsize): larger key =
+    larger magnitude, equal magnitudes equal keys, exactly as ``magnitude`` orders them.
+
+    Floats: the bit pattern without its sign (``-0.0`` and ``0.0`` both 0; NaN, refused here,
+    would sort above Inf). Signed ints: ``abs`` read as unsigned, so ``abs(-128)`` (which wraps
+    to -128 in int8) reads as 128, the largest magnitude, as in the int64 ``magnitude``.
+    """
+    if c.dtype.kind == "f":
+        bits = 8 * c.dtype.itemsize
+        np.bitwise_and(c.view(out.dtype), out.dtype.type((1 << (bits - 1)) - 1), out=out)
+        inf_key = np.array(np.inf, c.dtype).view(out.dtype)
+        if out.size and out.max() > inf_key:
+            raise ValueError(_NM_NAN_MSG)
+    else:
+        np.abs(c, out=out.view(c.dtype))
+    return out
+
+
+def _nm_keep_words(k: np.ndarray, n: int, m: int, work: dict[str, np.ndarray]) -> np.ndarray:
+    """Keep mask (bool, ``k``'s length) for M in {2, 4, 8} on a little-endian machine.
+
+    The M comparison bytes of a group are one unsigned word of 8M bits (byte p = element p).
+    ``G_d[i] = k[i] >= k[i + d]`` over the flat chunk (one long comparison per distance d;
+    bytes whose partner lies in the next group are garbage) says "element p beats p + d" (the
+    lower index wins ties). Per word, ``L_d = G_d << 8d`` puts in byte q the verdict on the
+    pair (q - d, q) and drops the garbage; ``L_d >> 8d`` is G_d without it. So the number of
+    group members element p beats is, in byte p,
+    ``sum_d (ones << 8d) - L_d + (L_d >> 8d)`` (exact: ring arithmetic, every byte ends in
+    [0, M-1]); p is kept iff it beats at least ``M - n`` others, read off bit 7 of
+    ``beats + 128 - (M - n)``.
+    """
+    lane = np.dtype(f"u{m}")
+    bits = 8 * m
+    ones = sum(1 << (8 * p) for p in range(m))
+    size = k.size
+    g = work["g"][:size]
+    left = work["left"][: size // m]
+    right = work["right"][: size // m]
+    beats = work["beats"][: size // m]
+    for d in range(1, m):
+        np.greater_equal(k[: size - d], k[d:], out=g[: size - d])
+        np.left_shift(g.view(lane), lane.type(8 * d), out=left)
+        np.right_shift(left, lane.type(8 * d), out=right)
+        if d == 1:
+            np.subtract(right, left, out=beats)
+        else:
+            np.add(beats, right, out=beats)
+            np.subtract(beats, left, out=beats)
+    const = sum(ones << (8 * d) for d in range(1, m)) + (128 - (m - n)) * ones
+    np.add(beats, lane.type(const % (1 << bits)), out=beats)
+    np.right_shift(beats, lane.type(7), out=beats)
+    np.bitwise_and(beats, lane.type(ones), out=beats)
+    return beats.view(np.bool_)
+
+
+def _nm_keep_pairs(k: np.ndarray, n: int, m: int, work: dict[str, np.ndarray]) -> np.ndarray:
+    """Keep mask (bool, ``k``'s length) for any M: all M(M-1)/2 comparisons of a group's
+    columns, counting for each element the members it beats (lower index wins ties)."""
+    kg = k.reshape(-1, m)
+    ng = kg.shape[0]
+    won = work["won"][:, :ng]
+    won.fill(0)
+    g = work["pair"][:ng]
+    for p in range(m):
+        for q in range(p + 1, m):
+            np.greater_equal(kg[:, p], kg[:, q], out=g)
+            np.add(won[p], g, out=won[p])
+            np.logical_not(g, out=g)
+            np.add(won[q], g, out=won[q])
+    keep = work["keep"][: ng * m].reshape(ng, m)
+    np.greater_equal(won.T, m - n, out=keep)
+    return keep.reshape(-1)
+
+
+def _nm_fast(xb: np.ndarray, n: int, m: int, prune: bool) -> np.ndarray:
+    """Mask (``prune`` False) or pruned copy of the blocked array ``xb`` ``(..., G, m)``,
+    same layout, computed chunk by chunk for a dtype accepted by ``_nm_fast_dtype``."""
+    flat = xb.reshape(-1)  # a copy only if xb is not contiguous
+    res = np.empty(flat.shape, xb.dtype if prune else np.bool_)
+    step = max(1, _NM_CHUNK_ELEMS // m) * m
+    ce = min(step, flat.size)
+    kdt = np.dtype(f"u{xb.dtype.itemsize}")
+    words = m in (2, 4, 8) and np.little_endian
+    work = {"key": np.empty(ce, kdt)}
+    if words:
+        lane = np.dtype(f"u{m}")
+        work["g"] = np.empty(ce, np.bool_)
+        for name in ("left", "right", "beats"):
+            work[name] = np.empty(ce // m, lane)
+    else:
+        work["won"] = np.empty((m, ce // m), np.uint8)
+        work["pair"] = np.empty(ce // m, np.bool_)
+        work["keep"] = np.empty(ce, np.bool_)
+    rbits = res.view(kdt) if prune and xb.dtype.kind == "f" else res
+    for i0 in range(0, flat.size, step):
+        c = flat[i0 : i0 + step]
+        k = _nm_keys(c, work["key"][: c.size])
+        keep = (_nm_keep_words if words else _nm_keep_pairs)(k, n, m, work)
+        if prune:
+            # x * keep: kept values bit for bit, the others +0 (floats multiplied as bits)
+            src = c.view(kdt) if xb.dtype.kind == "f" else c
+            np.multiply(src, keep, out=rbits[i0 : i0 + step])
+        else:
+            res[i0 : i0 + step] = keep
+    return res.reshape(xb.shape)
+
+
+def _nm_blocked(xa: Any, n: Any, m: Any, axis: Any) -> tuple[np.ndarray, int, int, int, int]:
+    """Checks shared by nm_mask and nm_prune; returns ``(xa, ax, ni, mi, L)``."""
+    ni, mi = _check_nm(n, m)
+    xa = np.asarray(xa)
+    ax = norm_axis(xa, axis)
+    return xa, ax, ni, mi, xa.shape[ax]
+
+
+def _nm_unblock(res: np.ndarray, length: int, ax: int) -> np.ndarray:
+    return np.ascontiguousarray(np.moveaxis(from_blocks(res, length), -1, ax))
+
+
 def nm_mask(x: Any, n: int, m: int, axis: int = -1) -> np.ndarray:
     """N:M magnitude mask: in each group of ``m`` consecutive elements along ``axis``, keep
     the ``n`` largest ``|x|``.
@@ -74,18 +214,22 @@ def nm_mask(x: Any, n: int, m: int, axis: int = -1) -> np.ndarray:
     numpy.ndarray
         bool, ``x``'s shape, True = kept. Ties: the lower index is kept.
     """
-    ni, mi = _check_nm(n, m)
-    xa = np.asarray(x)
-    ax = norm_axis(xa, axis)
+    xa, ax, ni, mi, length = _nm_blocked(x, n, m, axis)
+    if ni < mi <= _NM_PAIRWISE_MAX_M and _nm_fast_dtype(xa.dtype):
+        keep = _nm_fast(to_blocks(np.moveaxis(xa, ax, -1), mi), ni, mi, prune=False)
+        return _nm_unblock(keep, length, ax)
     _check_no_nan(xa)
     mag = magnitude(np.moveaxis(xa, ax, -1))
     keep = _keep_top(to_blocks(mag, mi), ni)
-    return np.ascontiguousarray(np.moveaxis(from_blocks(keep, xa.shape[ax]), -1, ax))
+    return _nm_unblock(keep, length, ax)
 
 
 def nm_prune(x: Any, n: int, m: int, axis: int = -1) -> np.ndarray:
     """``x`` with everything outside :func:`nm_mask` set to zero (same dtype)."""
-    xa = np.asarray(x)
+    xa, ax, ni, mi, length = _nm_blocked(np.asarray(x), n, m, axis)
+    if ni < mi <= _NM_PAIRWISE_MAX_M and _nm_fast_dtype(xa.dtype):
+        pruned = _nm_fast(to_blocks(np.moveaxis(xa, ax, -1), mi), ni, mi, prune=True)
+        return _nm_unblock(pruned, length, ax)
     return np.where(nm_mask(xa, n, m, axis), xa, np.zeros((), xa.dtype))
 
 

@@ -95,7 +95,8 @@ def test_generate_refuses_without_writing() -> None:
 def test_module_entry_point_exit_code(tmp_path: Path) -> None:
     res = subprocess.run([sys.executable, "-m", "gen", "dot", "--acc-width", "3", "--out",
                           str(tmp_path / "x")], capture_output=True, text=True, cwd=ROOT)
-    assert res.returncode == 2 and res.stderr.startswith("error: --acc-width=3: accumulator width 3")
+    assert res.returncode == 2
+    assert res.stderr.startswith("error: --acc-width=3: accumulator width 3")
     assert not (tmp_path / "x").exists()
 
 
