@@ -165,6 +165,9 @@ def load_library(path: str | Path | None = None) -> Library:
             raise AreaError(
                 f"{what} is malformed: cell {h.group(1)} has area {am.group(1)!r}"
             ) from None
+        if not area >= 0 or area == float("inf"):  # also refuses NaN
+            raise AreaError(f"{what} is malformed: cell {h.group(1)} has area {area:g} "
+                            "(an area must be a finite number >= 0)")
         with_area += 1
         pins = _PIN_RE.findall(body)
         inputs = [n for n, b in pins if re.search(r"direction\s*:\s*\"?input", b)]

@@ -12,7 +12,7 @@ import argparse
 import sys
 from typing import Any
 
-from gen.cli import add_design_args, design_from_args, write
+from gen.cli import add_design_args, design_from_args, flag_name, write
 from gen.config import ConfigError, DesignConfig
 from gen.emit import Design, clock_ports, design_manifest, port_table, to_verilog
 from golden.facts import PROD_EXP_WIDTH, default_acc_width
@@ -260,7 +260,10 @@ def _config(args: argparse.Namespace, with_override: bool) -> DesignConfig:
 def _run_convert(args: argparse.Namespace) -> int:
     mb = _int_arg(args.mant_bits, "--mant-bits")
     ob = _int_arg(args.offset_bits, "--offset-bits")
-    seed = _int_arg(args.seed, "--seed")
+    seed = _int_arg(args.seed, flag_name(args, "--seed"))
+    if seed is not None and not 0 <= seed <= 0xFFFFFFFF:
+        raise ConfigError(f"{flag_name(args, '--seed')}={args.seed}: the LFSR seed must be in "
+                          "0..2**32-1 (a 32-bit state); it is not folded")
     cfg = _config(args, mb is not None)
     design = generate_convert(
         cfg, mant_bits=mb, offset_bits=DEFAULT_OFFSET_BITS if ob is None else ob,

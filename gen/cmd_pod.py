@@ -22,7 +22,7 @@ from gen.emit import (
     design_manifest,
     port_table,
 )
-from gen.hier import emit_hierarchy, module_names
+from gen.hier import emit_hierarchy
 from golden.systolic import PodGeometry, PodLayout, cycles_formula
 from hw.pod import Pod
 
@@ -115,19 +115,20 @@ def generate_pod(cfg: DesignConfig, *, names: dict[str, str] | None = None) -> D
     p = pod_config(cfg, names=names)
     block = p.pop("block_size")
     top = cfg.name or "sqgen_pod"
-    modules = module_names(top, ("pe", "row", "array"))
-    pe_name, row_name, array_name = modules["pe"], modules["row"], modules["array"]
-    pod = Pod(**p, modules=modules)
+    pod = Pod(**p, prefix=top)
+    pe_name, row_name, array_name = f"{top}_pe", f"{top}_row{pod.cols}", f"{top}_array{pod.rows}"
     # Amaranth's converter flattens and copies every submodule; converting each distinct module
-    # once and instantiating it as a black box keeps the text small and generation linear.
-    texts = [text for _, text in emit_hierarchy(pod, top, modules)]
+    # once and instantiating it as a black box keeps the text small, and building rows, arrays
+    # and skews by doubling keeps every module small: generation is near-linear in R + C.
+    modules, verilog_text = emit_hierarchy(pod, top)
     text = (
         f"// sqgen weight-stationary HBFP pod {pod.rows}x{pod.cols}, {cfg.format}"
         f"{', sparsity ' + cfg.sparsity if cfg.sparsity else ''}.\n"
-        f"// Module {pe_name} (one PE) is instantiated {pod.cols} times by {row_name} (one row),\n"
-        f"// which {array_name} (the PE array) instantiates {pod.rows} times; {top} holds one\n"
-        f"// {array_name}. See docs/pod.md and manifest.json.\n"
-        + "\n".join(texts)
+        f"// {pe_name} is one PE; {row_name} is one row of {pod.cols} PEs and {array_name} the\n"
+        f"// {pod.rows}-row PE array, each built from halves (<top>_rowN, <top>_arrayN); the\n"
+        f"// <top>_skew*/<top>_delay* modules are the input skew and output de-skew. Every module\n"
+        f"// is emitted once. See docs/pod.md and manifest.json.\n"
+        + verilog_text
     )
     geo = PodGeometry(pod.rows, pod.cols, pod.mant_bits, pod.acc_width, block, (pod.n, pod.m),
                       pod.narrow_mant_bits)
@@ -145,6 +146,7 @@ def generate_pod(cfg: DesignConfig, *, names: dict[str, str] | None = None) -> D
             "pe_module": pe_name,
             "row_module": row_name,
             "array_module": array_name,
+            "modules": modules,
             "pe_instances": pod.rows * pod.cols,
             "fold_depth": pod.kf,
             "macs_per_cycle": pod.rows * pod.cols,

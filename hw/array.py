@@ -5,22 +5,27 @@ south. Neighbours are joined with ``wiring.connect`` through the shared signatur
 :mod:`hw.signatures` (``out_act`` -> ``in_act``, ``out_psum`` -> ``in_psum``), so every level
 has the same port names. Skew, de-skew, weight banking and streams belong to the pod.
 
-``modules`` maps the roles ``"pe"`` and ``"row"`` to Verilog module names: those children are
-then black-box instances (see :mod:`hw.hier`), emitted once by :func:`gen.hier.emit_hierarchy`.
+Both are built by doubling (:func:`hw.delay.binary_pieces`): ``Row(8)`` is two ``Row(4)``,
+``Row(6)`` is ``Row(4)`` then ``Row(2)``, and likewise for ``Array``; the leaves are PEs and
+full rows. Each distinct size is one module (``<prefix>_row4``, ``<prefix>_array16``, emitted
+once by :func:`gen.hier.emit_hierarchy`), so a 256 x 256 array is about 2 log2(256) small
+modules instead of one module holding 256 row instances and their 256 x C x acc_width wires.
+With ``prefix=None`` every level is an ordinary Amaranth submodule (the Python simulator).
 """
 
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
-from amaranth.hdl import Const, Module, unsigned
+from amaranth.hdl import Module, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.facts import ParamError, index_bits
+from golden.facts import ParamError, check_index, index_bits
 from hw.arith import Arithmetic
 from hw.block import Block
+from hw.delay import binary_pieces
 from hw.hier import place
 from hw.pe import PE
 from hw.signatures import ActBus, PsumBus, WeightWrite
@@ -31,132 +36,167 @@ __all__ = ["Row", "Array"]
 def _check(arith: object, sel: int, **dims: int) -> None:
     PE.check(arith=arith, sel=sel)
     for what, v in dims.items():
-        if operator.index(v) < 1:
+        if check_index(v, what) < 1:
             raise ParamError(f"{what} must be >= 1, not {v}")
 
 
-class Row(Block):
-    """One row of C PEs (the unit the array instantiates R times; identical for every row).
+def _ib(sel: int) -> int:
+    return index_bits(sel) if sel > 1 else 0
 
-    Ports: ``en``; ``in_act`` (the row's activation bus, enters column 0; column c sees it c
-    cycles late); ``in_psum``/``out_psum`` (C packed partial sums, column c at bit
-    ``c * acc_width``); ``w`` (C packed weights, C packed indices when sparse, ``we``, ``bank``).
-    Latency 1 cycle (of ``en``) from ``in_psum`` to ``out_psum``.
+
+class Row(Block):
+    """``cols`` PEs in a chain (the array's row, or a part of one).
+
+    Ports: ``en``; ``in_act`` (enters column 0; column c sees it c cycles late) and ``out_act``
+    (leaves the last column, for chaining parts); ``in_psum``/``out_psum`` (``cols`` packed
+    partial sums, column c at bit ``c * acc_width``); ``w`` (``cols`` packed weights, packed
+    indices when sparse, ``we``, ``bank``). Latency 1 cycle (of ``en``) ``in_psum`` ->
+    ``out_psum``.
     """
 
     @classmethod
     def check(cls, *, cols: int, arith: Arithmetic, sel: int = 1,
-              modules: Mapping[str, str] | None = None) -> None:  # noqa: ARG003
+              prefix: str | None = None) -> None:  # noqa: ARG003
         _check(arith, sel, cols=cols)
 
     @staticmethod
     def signature_of(*, cols: int, arith: Arithmetic, sel: int = 1) -> wiring.Signature:
         ow, aw = arith.operand_shape.width, arith.acc_shape.width
-        ib = index_bits(sel) if sel > 1 else 0
         return wiring.Signature({
             "en": In(1),
-            "w": In(WeightWrite(shape=unsigned(cols * ow), idx_bits=cols * ib)),
+            "w": In(WeightWrite(shape=unsigned(cols * ow), idx_bits=cols * _ib(sel))),
             "in_act": In(ActBus(width=sel * ow)),
             "in_psum": In(PsumBus(shape=unsigned(cols * aw))),
+            "out_act": Out(ActBus(width=sel * ow)),
             "out_psum": Out(PsumBus(shape=unsigned(cols * aw))),
         })
 
     def __init__(self, *, cols: int, arith: Arithmetic, sel: int = 1,
-                 modules: Mapping[str, str] | None = None):
+                 prefix: str | None = None):
         self.cols = operator.index(cols)
         self.arith = arith
         self.sel = operator.index(sel)
-        self.modules = dict(modules or {})
+        self.prefix = prefix
         super().__init__(self.signature_of(cols=self.cols, arith=arith, sel=self.sel))
 
-    def make_pe(self) -> PE:
-        return PE(arith=self.arith, sel=self.sel)
+    @property
+    def key(self) -> str:
+        return f"row{self.cols}"
+
+    def _factory(self, n: int) -> tuple[str, Callable[[], Block], wiring.Signature]:
+        if n == 1:
+            return ("pe", lambda: PE(arith=self.arith, sel=self.sel),
+                    PE.signature_of(arith=self.arith, sel=self.sel))
+        return (f"row{n}", lambda: Row(cols=n, arith=self.arith, sel=self.sel,
+                                       prefix=self.prefix),
+                Row.signature_of(cols=n, arith=self.arith, sel=self.sel))
 
     def children(self) -> dict[str, Callable[[], Block]]:
         """Role -> factory of each distinct child (for :func:`gen.hier.emit_hierarchy`)."""
-        return {"pe": self.make_pe}
+        if self.cols == 1:
+            return {"pe": self._factory(1)[1]}
+        return {k: f for k, f, _ in map(self._factory, binary_pieces(self.cols))}
 
     def elaborate(self, platform):  # noqa: ARG002
         m = Module()
-        C = self.cols
-        ow, aw = self.arith.operand_shape.width, self.arith.acc_shape.width
-        ib = index_bits(self.sel) if self.sel > 1 else 0
-        sig = PE.signature_of(arith=self.arith, sel=self.sel)
-        pes = [place(m, f"pe{c}", self.make_pe, sig, self.modules.get("pe")) for c in range(C)]
-        wiring.connect(m, wiring.flipped(self.in_act), pes[0].in_act)
-        for c, pe in enumerate(pes):
+        ow, aw, ib = self.arith.operand_shape.width, self.arith.acc_shape.width, _ib(self.sel)
+        pieces = [1] if self.cols == 1 else binary_pieces(self.cols)
+        act = wiring.flipped(self.in_act)
+        c0 = 0
+        for i, n in enumerate(pieces):
+            key, make, sig = self._factory(n)
+            mod = None if self.prefix is None else f"{self.prefix}_{key}"
+            part = place(m, f"{key}_{i}", make, sig, mod)
+            # PE(r, c+1) takes PE(r, c)'s registered activation and bank bit.
+            wiring.connect(m, act, part.in_act)
+            act = part.out_act
             m.d.comb += [
-                pe.en.eq(self.en),
-                pe.w.data.eq(self.w.data[c * ow:(c + 1) * ow]),
-                pe.w.we.eq(self.w.we),
-                pe.w.bank.eq(self.w.bank),
-                pe.in_psum.data.eq(self.in_psum.data[c * aw:(c + 1) * aw]),
-                self.out_psum.data[c * aw:(c + 1) * aw].eq(pe.out_psum.data),
+                part.en.eq(self.en),
+                part.w.data.eq(self.w.data[c0 * ow:(c0 + n) * ow]),
+                part.w.we.eq(self.w.we),
+                part.w.bank.eq(self.w.bank),
+                part.in_psum.data.eq(self.in_psum.data[c0 * aw:(c0 + n) * aw]),
+                self.out_psum.data[c0 * aw:(c0 + n) * aw].eq(part.out_psum.data),
             ]
             if ib:
-                m.d.comb += pe.w.idx.eq(self.w.idx[c * ib:(c + 1) * ib])
-            if c + 1 < C:
-                # PE(r, c+1) takes PE(r, c)'s registered activation and bank bit.
-                wiring.connect(m, pe.out_act, pes[c + 1].in_act)
+                m.d.comb += part.w.idx.eq(self.w.idx[c0 * ib:(c0 + n) * ib])
+            c0 += n
+        wiring.connect(m, act, wiring.flipped(self.out_act))
         return m
 
 
 class Array(Block):
-    """R x C grid of PEs: R :class:`Row` s, partial sums flowing from row 0 down to row R-1.
+    """``rows`` x C grid of PEs: rows chained north to south (the pod's array, or a part).
 
-    Ports: ``en``; ``in_act`` (R activation buses, ``in_act[r]`` enters row r; the pod skews
-    them); ``w`` (one weight row broadcast to every row, ``we`` one bit per row); ``out_psum``
-    (C packed column sums leaving row R-1). Latency R cycles (of ``en``) from row 0's input to
-    ``out_psum``; column c adds c more.
+    Ports: ``en``; ``in_act`` (``rows`` activation buses, ``in_act[r]`` enters row r; the pod
+    skews them); ``w`` (one weight row broadcast to every row, ``we`` one bit per row);
+    ``in_psum`` (C packed partial sums entering row 0: zero at the pod) and ``out_psum`` (C
+    packed column sums leaving the last row). Latency ``rows`` cycles (of ``en``) from
+    ``in_psum`` to ``out_psum``; column c adds c more for its activations.
     """
 
     @classmethod
     def check(cls, *, rows: int, cols: int, arith: Arithmetic, sel: int = 1,
-              modules: Mapping[str, str] | None = None) -> None:  # noqa: ARG003
+              prefix: str | None = None) -> None:  # noqa: ARG003
         _check(arith, sel, rows=rows, cols=cols)
 
     @staticmethod
     def signature_of(*, rows: int, cols: int, arith: Arithmetic, sel: int = 1
                      ) -> wiring.Signature:
         ow, aw = arith.operand_shape.width, arith.acc_shape.width
-        ib = index_bits(sel) if sel > 1 else 0
         return wiring.Signature({
             "en": In(1),
-            "w": In(WeightWrite(shape=unsigned(cols * ow), idx_bits=cols * ib, rows=rows)),
+            "w": In(WeightWrite(shape=unsigned(cols * ow), idx_bits=cols * _ib(sel), rows=rows)),
             "in_act": In(ActBus(width=sel * ow)).array(rows),
+            "in_psum": In(PsumBus(shape=unsigned(cols * aw))),
             "out_psum": Out(PsumBus(shape=unsigned(cols * aw))),
         })
 
     def __init__(self, *, rows: int, cols: int, arith: Arithmetic, sel: int = 1,
-                 modules: Mapping[str, str] | None = None):
+                 prefix: str | None = None):
         self.rows = operator.index(rows)
         self.cols = operator.index(cols)
         self.arith = arith
         self.sel = operator.index(sel)
-        self.modules = dict(modules or {})
+        self.prefix = prefix
         super().__init__(self.signature_of(rows=self.rows, cols=self.cols, arith=arith,
                                            sel=self.sel))
 
-    def make_row(self) -> Row:
-        return Row(cols=self.cols, arith=self.arith, sel=self.sel, modules=self.modules)
+    @property
+    def key(self) -> str:
+        return f"array{self.rows}"
+
+    def _factory(self, n: int) -> tuple[str, Callable[[], Block], wiring.Signature]:
+        a, s, C, p = self.arith, self.sel, self.cols, self.prefix
+        if n == 1:
+            return (f"row{C}", lambda: Row(cols=C, arith=a, sel=s, prefix=p),
+                    Row.signature_of(cols=C, arith=a, sel=s))
+        return (f"array{n}", lambda: Array(rows=n, cols=C, arith=a, sel=s, prefix=p),
+                Array.signature_of(rows=n, cols=C, arith=a, sel=s))
 
     def children(self) -> dict[str, Callable[[], Block]]:
-        return {"row": self.make_row}
+        if self.rows == 1:
+            return {f"row{self.cols}": self._factory(1)[1]}
+        return {k: f for k, f, _ in map(self._factory, binary_pieces(self.rows))}
 
     def elaborate(self, platform):  # noqa: ARG002
         m = Module()
-        sig = Row.signature_of(cols=self.cols, arith=self.arith, sel=self.sel)
-        rows = [place(m, f"row{r}", self.make_row, sig, self.modules.get("row"))
-                for r in range(self.rows)]
-        for r, row in enumerate(rows):
-            m.d.comb += [row.en.eq(self.en), row.w.data.eq(self.w.data),
-                         row.w.we.eq(self.w.we[r]), row.w.bank.eq(self.w.bank)]
-            if "idx" in row.w.signature.members:
-                m.d.comb += row.w.idx.eq(self.w.idx)
-            wiring.connect(m, wiring.flipped(self.in_act[r]), row.in_act)
-            if r == 0:
-                m.d.comb += row.in_psum.data.eq(Const(0, len(row.in_psum.data)))
-            else:
-                wiring.connect(m, rows[r - 1].out_psum, row.in_psum)
-        m.d.comb += self.out_psum.data.eq(rows[-1].out_psum.data)
+        pieces = [1] if self.rows == 1 else binary_pieces(self.rows)
+        psum = wiring.flipped(self.in_psum)
+        r0 = 0
+        for i, n in enumerate(pieces):
+            key, make, sig = self._factory(n)
+            mod = None if self.prefix is None else f"{self.prefix}_{key}"
+            part = place(m, f"{key}_{i}", make, sig, mod)
+            m.d.comb += [part.en.eq(self.en), part.w.data.eq(self.w.data),
+                         part.w.we.eq(self.w.we[r0:r0 + n]), part.w.bank.eq(self.w.bank)]
+            if "idx" in part.w.signature.members:
+                m.d.comb += part.w.idx.eq(self.w.idx)
+            lanes = [part.in_act] if n == 1 else list(part.in_act)
+            for j, lane in enumerate(lanes):
+                wiring.connect(m, wiring.flipped(self.in_act[r0 + j]), lane)
+            wiring.connect(m, psum, part.in_psum)
+            psum = part.out_psum
+            r0 += n
+        wiring.connect(m, psum, wiring.flipped(self.out_psum))
         return m

@@ -108,7 +108,8 @@ class FP32ToHBFP(Block):
         m = check_index(mant_bits, "mantissa width")
         p = check_index(pipeline, "converter pipeline depth")
         ob = check_index(offset_bits, "stochastic offset bits")
-        check_index(seed, "stochastic rounding seed")
+        if not 0 <= check_index(seed, "stochastic rounding seed") <= 0xFFFFFFFF:
+            raise ParamError(f"stochastic rounding seed must be in 0..2**32-1, not {seed}")
         if k < 1:
             raise ParamError(f"block size must be at least 1, not {k}")
         if not 2 <= m <= 15:
@@ -133,7 +134,7 @@ class FP32ToHBFP(Block):
         self._pipeline = operator.index(pipeline)
         self._stochastic = bool(stochastic)
         self._offset_bits = operator.index(offset_bits)
-        self._seed = operator.index(seed) & 0xFFFFFFFF
+        self._seed = operator.index(seed)
         super().__init__(
             {
                 "in_valid": In(1),

@@ -24,7 +24,7 @@ of the stall; a bank is refilled only when every token that uses it has left (``
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream
@@ -34,6 +34,7 @@ from golden.facts import EXP_WIDTH, PROD_EXP_WIDTH, ParamError, check_nm, index_
 from hw.arith import MantissaMAC
 from hw.array import Array
 from hw.block import Block
+from hw.delay import Skew
 from hw.hier import place
 from hw.pe import PE
 
@@ -57,11 +58,13 @@ class Pod(Block):
     narrow_mant_bits:
         If set, a run-time ``narrow`` input port: while it is 1 every mantissa operand is read
         from its low ``narrow_mant_bits + 1`` bits (sign-extended), as in the dot unit.
-    modules:
-        Role (``"array"``, ``"row"``, ``"pe"``) -> Verilog module name. Without it the array,
-        rows and PEs are Amaranth submodules (for the Python simulator); with it each is an
-        instance of a module emitted once (:func:`gen.hier.emit_hierarchy`), which keeps the
-        Verilog small and the conversion time linear in R + C rather than R * C.
+    prefix:
+        Module-name prefix of the children (``<prefix>_pe``, ``<prefix>_row8``,
+        ``<prefix>_array16``, ``<prefix>_skew8x7``, ...). Without it every child is an Amaranth
+        submodule (for the Python simulator); with it each distinct child is a module emitted
+        once (:func:`gen.hier.emit_hierarchy`) and built by doubling (:mod:`hw.array`,
+        :mod:`hw.delay`), which keeps the Verilog small and the generation time near-linear in
+        R + C rather than quadratic.
 
     Latency ``R + C - 1`` advancing cycles from an accepted activation beat to its result beat.
     Throughput one activation row (``R*C`` MACs, ``R*C*M/N`` dense-equivalent) per cycle once a
@@ -72,7 +75,7 @@ class Pod(Block):
     @classmethod
     def check(cls, *, rows: int, cols: int, mant_bits: int, acc_width: int,
               sparsity: tuple[int, int] = (1, 1), narrow_mant_bits: int | None = None,
-              modules: Mapping[str, str] | None = None) -> None:  # noqa: ARG003
+              prefix: str | None = None) -> None:  # noqa: ARG003
         R, C = operator.index(rows), operator.index(cols)
         if R < 1 or C < 1:
             raise ParamError(f"pod rows and cols must be positive, not {R}x{C}")
@@ -90,7 +93,7 @@ class Pod(Block):
 
     def __init__(self, *, rows: int, cols: int, mant_bits: int, acc_width: int,
                  sparsity: tuple[int, int] = (1, 1), narrow_mant_bits: int | None = None,
-                 modules: Mapping[str, str] | None = None):
+                 prefix: str | None = None):
         self.rows = operator.index(rows)
         self.cols = operator.index(cols)
         self.mant_bits = operator.index(mant_bits)
@@ -99,7 +102,7 @@ class Pod(Block):
         self.narrow_mant_bits = (None if narrow_mant_bits is None
                                  else operator.index(narrow_mant_bits))
         self.arith = MantissaMAC(self.mant_bits, self.acc_width)
-        self.modules = dict(modules or {})
+        self.prefix = prefix
         mw = self.mant_bits + 1
         C = self.cols
         w_fields = {"data": unsigned(C * mw)}
@@ -147,11 +150,31 @@ class Pod(Block):
     def make_array(self) -> Array:
         """A fresh PE array of this pod (emitted once; see :func:`gen.hier.emit_hierarchy`)."""
         return Array(rows=self.rows, cols=self.cols, arith=self.arith, sel=self.sel,
-                     modules=self.modules)
+                     prefix=self.prefix)
 
-    def children(self) -> dict[str, Callable[[], Array]]:
-        """Role -> factory of each distinct child (for :func:`gen.hier.emit_hierarchy`)."""
-        return {"array": self.make_array}
+    @property
+    def _skews(self) -> dict[str, tuple[int, int, Callable[[], Skew]]]:
+        """name -> (lanes, lane width, factory) of the input skew and the output de-skew."""
+        return {"skew": (self.rows, self.sel * (self.mant_bits + 1) + 1, self.make_skew),
+                "deskew": (self.cols, self.acc_width, self.make_deskew)}
+
+    def make_skew(self) -> Skew:
+        """The input skew: row r's activation bus (and bank bit) delayed r cycles."""
+        lanes, width, _ = self._skews["skew"]
+        return Skew(lanes=lanes, width=width, prefix=self.prefix)
+
+    def make_deskew(self) -> Skew:
+        """The output de-skew (lanes in reverse column order): column c delayed C-1-c."""
+        lanes, width, _ = self._skews["deskew"]
+        return Skew(lanes=lanes, width=width, prefix=self.prefix)
+
+    def children(self) -> dict[str, Callable[[], Block]]:
+        """Key -> factory of each distinct child (for :func:`gen.hier.emit_hierarchy`)."""
+        out: dict[str, Callable[[], Block]] = {f"array{self.rows}": self.make_array}
+        for lanes, width, make in self._skews.values():
+            if lanes > 1:  # a 1-lane skew is a wire, placed inline
+                out[Skew.key_of(lanes, width)] = make
+        return out
 
     @property
     def register_bits(self) -> dict[str, int]:
@@ -169,6 +192,15 @@ class Pod(Block):
         }
         parts["total"] = sum(parts.values())
         return parts
+
+    def _place_skew(self, m: Module, name: str):
+        lanes, width, make = self._skews[name]
+        if lanes == 1 or self.prefix is None:
+            skew = make()
+            m.submodules[name] = skew
+            return skew
+        return place(m, name, make, Skew.signature_of(lanes, width),
+                     f"{self.prefix}_{Skew.key_of(lanes, width)}")
 
     # ---- RTL --------------------------------------------------------------------------------
     def elaborate(self, platform):  # noqa: ARG002
@@ -255,11 +287,11 @@ class Pod(Block):
         # ---- input skew: row r sees its activations (and bank bit) r cycles late -----------
         a_data = self.act.payload.data
         elems = [operand(a_data[i * mw:(i + 1) * mw]) for i in range(self.kf)]
-        row_in = []
-        for r in range(R):
-            g = r // self.n
-            row_in.append(shift_line(m, Cat(*elems[g * sel:(g + 1) * sel], ab), r,
-                                     f"skew{r}", advance))
+        lane_w = sel * mw + 1
+        skew = self._place_skew(m, "skew")
+        m.d.comb += [skew.en.eq(advance), skew.in_data.eq(Cat(*(
+            Cat(*elems[r // self.n * sel:(r // self.n + 1) * sel], ab) for r in range(R))))]
+        row_in = [skew.out_data[r * lane_w:(r + 1) * lane_w] for r in range(R)]
 
         # ---- weights: broadcast one row per beat, written into bank lb ----------------------
         w_data = self.w.payload.data
@@ -267,8 +299,10 @@ class Pod(Block):
 
         # ---- the R x C PE array ------------------------------------------------------------
         sig = Array.signature_of(rows=R, cols=C, arith=self.arith, sel=sel)
-        arr = place(m, "array", self.make_array, sig, self.modules.get("array"))
+        arr = place(m, "array", self.make_array, sig,
+                    None if self.prefix is None else f"{self.prefix}_array{R}")
         m.d.comb += [arr.en.eq(advance), arr.w.data.eq(w_bus), arr.w.bank.eq(lb),
+                     arr.in_psum.data.eq(0),
                      arr.w.we.eq(Cat(*(w_fire & (load_row == r) for r in range(R))))]
         if self.sparse:
             m.d.comb += arr.w.idx.eq(self.w.payload.idx)
@@ -279,8 +313,10 @@ class Pod(Block):
 
         # ---- output de-skew: column c waits C-1-c cycles ------------------------------------
         aw = self.acc_width
-        cols_out = [shift_line(m, psum[c * aw:(c + 1) * aw], C - 1 - c, f"deskew{c}", advance)
-                    for c in range(C)]
+        deskew = self._place_skew(m, "deskew")
+        m.d.comb += [deskew.en.eq(advance), deskew.in_data.eq(Cat(*(
+            psum[c * aw:(c + 1) * aw] for c in reversed(range(C)))))]
+        cols_out = [deskew.out_data[(C - 1 - c) * aw:(C - c) * aw] for c in range(C)]
         res_exp = []
         for c in range(C):
             e = Signal(signed(PROD_EXP_WIDTH), name=f"res_exp{c}")

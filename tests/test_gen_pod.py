@@ -25,18 +25,29 @@ def run_gen(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     )
 
 
+def _flat_count(text: str, top: str, leaf: str) -> int:
+    """How many ``leaf`` instances ``top`` holds once the hierarchy is flattened."""
+    bodies = dict(re.findall(r"^module (\w+)\((.*?)^endmodule", text, re.M | re.S))
+    def count(mod: str) -> int:
+        if mod == leaf:
+            return 1
+        insts = re.findall(r"^\s*(\w+) \w+ \(", bodies[mod], re.M)
+        return sum(count(i) for i in insts if i in bodies)
+    return count(top)
+
+
 def test_pe_and_row_emitted_once_and_deterministic():
     cfg = DesignConfig(rows=6, cols=5, format="hbfp4", sparsity="2:4", block_size=12)
     d1, d2 = generate_pod(cfg), generate_pod(cfg)
     assert d1.files == d2.files  # same config -> same bytes
     (text,) = d1.files.values()
-    assert len(re.findall(r"^module sqgen_pod_pe\(", text, re.M)) == 1
-    assert len(re.findall(r"^module sqgen_pod_row\(", text, re.M)) == 1
-    assert len(re.findall(r"^module sqgen_pod_array\(", text, re.M)) == 1
-    assert len(re.findall(r"^module sqgen_pod\(", text, re.M)) == 1
-    assert len(re.findall(r"^\s*sqgen_pod_pe \w+ \(", text, re.M)) == 5   # per row
-    assert len(re.findall(r"^\s*sqgen_pod_row \w+ \(", text, re.M)) == 6  # per array
-    assert len(re.findall(r"^\s*sqgen_pod_array \w+ \(", text, re.M)) == 1  # per pod
+    names = re.findall(r"^module (\w+)\(", text, re.M)
+    assert len(names) == len(set(names)) == len(d1.manifest["modules"])  # each module once
+    for m in ("sqgen_pod_pe", "sqgen_pod_row5", "sqgen_pod_array6", "sqgen_pod"):
+        assert len(re.findall(rf"^module {m}\(", text, re.M)) == 1
+    assert _flat_count(text, "sqgen_pod", "sqgen_pod_pe") == 30   # 6 x 5 PEs
+    assert _flat_count(text, "sqgen_pod_array6", "sqgen_pod_row5") == 6   # 6 rows
+    assert _flat_count(text, "sqgen_pod_row5", "sqgen_pod_pe") == 5   # 5 PEs per row
     assert text.count("(* top =") == 1  # only the pod carries the top mark
     assert len(text) < 60_000
 

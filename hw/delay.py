@@ -1,0 +1,172 @@
+"""Delay lines and skew buffers built by doubling, so that large pods generate in near-linear time.
+
+A pod's input skew delays row ``r`` by ``r`` cycles and its output de-skew delays column ``c`` by
+``C - 1 - c``: ``R(R-1)/2`` and ``C(C-1)/2`` register stages. Written flat, converting them
+costs time and memory in proportion to those quadratic bit counts. Built here from halves that
+are one module instantiated twice, every distinct module stays small:
+
+* :class:`Delay` (``depth`` stages of ``width`` bits) is two ``Delay(depth/2)`` in a chain (or
+  the binary decomposition of ``depth``); ``Delay(1)`` is one register.
+* :class:`Skew` (lane ``i`` of ``lanes`` delayed ``i``): the low ``h`` lanes are ``Skew(h)``,
+  the high lanes go through ``Delay(h)`` and then ``Skew(lanes - h)``, with ``h`` the largest
+  power of two below ``lanes`` (so for a power of two both halves are the same module).
+
+The registers, and so the hardware, are exactly those of a flat shift register: every stage
+advances only when ``en`` is 1. Registers have no reset (the pod's valid bits travel in a
+separate, reset token pipeline).
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+
+from amaranth.hdl import Cat, Module, Signal, unsigned
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from golden.facts import ParamError, check_index
+from hw.block import Block
+from hw.hier import place
+
+__all__ = ["Delay", "Skew", "binary_pieces"]
+
+
+def binary_pieces(n: int) -> list[int]:
+    """Split ``n`` into the parts one doubling level builds it from.
+
+    A power of two ``n >= 2`` is two halves; any other ``n`` is its binary decomposition,
+    largest part first (``6 -> [4, 2]``, ``5 -> [4, 1]``).
+    """
+    if n & (n - 1) == 0:
+        return [n // 2, n // 2] if n > 1 else [1]
+    return [1 << b for b in range(n.bit_length() - 1, -1, -1) if n >> b & 1]
+
+
+def _lanes_signature(width: int) -> wiring.Signature:
+    return wiring.Signature({"en": In(1), "in_data": In(unsigned(width)),
+                             "out_data": Out(unsigned(width))})
+
+
+class Delay(Block):
+    """``width`` bits through ``depth`` registers, all advanced by ``en``.
+
+    Ports: ``en``, ``in_data``, ``out_data`` (``in_data`` of ``depth`` enabled cycles ago).
+    ``prefix`` names the emitted modules (see :mod:`hw.hier`); ``None`` keeps them inline.
+    """
+
+    @classmethod
+    def check(cls, *, depth: int, width: int, prefix: str | None = None) -> None:  # noqa: ARG003
+        if check_index(depth, "delay depth") < 1 or check_index(width, "delay width") < 1:
+            raise ParamError(f"a delay needs depth >= 1 and width >= 1, not {depth}, {width}")
+
+    def __init__(self, *, depth: int, width: int, prefix: str | None = None):
+        self.depth = operator.index(depth)
+        self.width = operator.index(width)
+        self.prefix = prefix
+        super().__init__(_lanes_signature(self.width))
+
+    @property
+    def key(self) -> str:
+        return f"delay{self.depth}x{self.width}"
+
+    def _make(self, depth: int) -> Callable[[], Delay]:
+        return lambda: Delay(depth=depth, width=self.width, prefix=self.prefix)
+
+    def children(self) -> dict[str, Callable[[], Block]]:
+        if self.depth == 1:
+            return {}
+        return {f"delay{d}x{self.width}": self._make(d) for d in binary_pieces(self.depth)}
+
+    def elaborate(self, platform):  # noqa: ARG002
+        m = Module()
+        if self.depth == 1:
+            r = Signal(self.width, name="stage", reset_less=True)
+            with m.If(self.en):
+                m.d.sync += r.eq(self.in_data)
+            m.d.comb += self.out_data.eq(r)
+            return m
+        prev = self.in_data
+        sig = _lanes_signature(self.width)
+        for i, d in enumerate(binary_pieces(self.depth)):
+            mod = None if self.prefix is None else f"{self.prefix}_delay{d}x{self.width}"
+            part = place(m, f"part{i}", self._make(d), sig, mod)
+            m.d.comb += [part.en.eq(self.en), part.in_data.eq(prev)]
+            prev = part.out_data
+        m.d.comb += self.out_data.eq(prev)
+        return m
+
+
+class Skew(Block):
+    """``lanes`` lanes of ``width`` bits; lane ``i`` (bits ``[i*width, (i+1)*width)``) delayed
+    ``i`` enabled cycles. Lane 0 passes straight through.
+
+    Ports: ``en``, ``in_data``, ``out_data``. Registers: ``width * lanes * (lanes - 1) / 2``.
+    """
+
+    @classmethod
+    def check(cls, *, lanes: int, width: int, prefix: str | None = None) -> None:  # noqa: ARG003
+        if check_index(lanes, "skew lanes") < 1 or check_index(width, "skew width") < 1:
+            raise ParamError(f"a skew needs lanes >= 1 and width >= 1, not {lanes}, {width}")
+
+    def __init__(self, *, lanes: int, width: int, prefix: str | None = None):
+        self.lanes = operator.index(lanes)
+        self.width = operator.index(width)
+        self.prefix = prefix
+        super().__init__(_lanes_signature(self.lanes * self.width))
+
+    @staticmethod
+    def key_of(lanes: int, width: int) -> str:
+        return f"skew{lanes}x{width}"
+
+    @staticmethod
+    def signature_of(lanes: int, width: int) -> wiring.Signature:
+        return _lanes_signature(lanes * width)
+
+    @property
+    def key(self) -> str:
+        return self.key_of(self.lanes, self.width)
+
+    @property
+    def split(self) -> int:
+        """Lanes of the low half ``h``: the largest power of two below ``lanes``."""
+        return 1 << (self.lanes - 1).bit_length() - 1
+
+    def _parts(self) -> dict[str, Callable[[], Block]]:
+        n, w, h = self.lanes, self.width, self.split
+        return {
+            f"skew{h}x{w}": lambda: Skew(lanes=h, width=w, prefix=self.prefix),
+            f"delay{h}x{(n - h) * w}": lambda: Delay(depth=h, width=(n - h) * w,
+                                                     prefix=self.prefix),
+            f"skew{n - h}x{w}": lambda: Skew(lanes=n - h, width=w, prefix=self.prefix),
+        }
+
+    def children(self) -> dict[str, Callable[[], Block]]:
+        # Skew(1) is a plain wire: never a module of its own.
+        return {k: f for k, f in self._parts().items() if k != f"skew1x{self.width}"
+                } if self.lanes > 1 else {}
+
+    def _place(self, m: Module, name: str, key: str, width: int) -> wiring.PureInterface:
+        mod = None if self.prefix is None else f"{self.prefix}_{key}"
+        return place(m, name, self._parts()[key], _lanes_signature(width), mod)
+
+    def elaborate(self, platform):  # noqa: ARG002
+        m = Module()
+        n, w = self.lanes, self.width
+        if n == 1:
+            m.d.comb += self.out_data.eq(self.in_data)
+            return m
+        h = self.split
+        delay = self._place(m, "shift", f"delay{h}x{(n - h) * w}", (n - h) * w)
+        m.d.comb += [delay.en.eq(self.en), delay.in_data.eq(self.in_data[h * w:])]
+        outs = []
+        for name, lanes, data in (("low", h, self.in_data[: h * w]),
+                                  ("high", n - h, delay.out_data)):
+            if lanes == 1:
+                outs.append(data)
+                continue
+            part = self._place(m, name, f"skew{lanes}x{w}", lanes * w)
+            m.d.comb += [part.en.eq(self.en), part.in_data.eq(data)]
+            outs.append(part.out_data)
+        m.d.comb += self.out_data.eq(Cat(*outs))
+        return m
