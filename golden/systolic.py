@@ -270,7 +270,8 @@ def compress_fold(wf: np.ndarray, n: int, m: int) -> tuple[np.ndarray, np.ndarra
 
 
 def pod_gemm(qa: np.ndarray, ea: np.ndarray, qw: np.ndarray, ew: np.ndarray,
-             geo: PodGeometry, *, narrow: bool = False) -> tuple[np.ndarray, np.ndarray]:
+             geo: PodGeometry, *, narrow: bool | np.ndarray = False
+             ) -> tuple[np.ndarray, np.ndarray]:
     """Bit-exact pod output for the GEMM ``A (M x K) @ B (K x N)``.
 
     Parameters
@@ -283,7 +284,10 @@ def pod_gemm(qa: np.ndarray, ea: np.ndarray, qw: np.ndarray, ew: np.ndarray,
     geo:
         The pod.
     narrow:
-        Run-time narrow mode: every operand is read from its low ``narrow_mant_bits + 1`` bits.
+        Run-time narrow mode: the operands of a narrow activation beat (the row's activations
+        and the weights they multiply) are read from their low ``narrow_mant_bits + 1`` bits.
+        ``True``/``False`` for the whole GEMM, or one flag per activation beat as an ``(F, M)``
+        array in fold order (the mode the pod sampled with each beat).
 
     Returns
     -------
@@ -307,9 +311,11 @@ def pod_gemm(qa: np.ndarray, ea: np.ndarray, qw: np.ndarray, ew: np.ndarray,
     a[:, :K] = qa
     w = np.zeros((kp, np_), np.int64)
     w[:K, :N] = qw
-    if narrow:
+    F = nkf * nnf
+    modes = np.broadcast_to(np.asarray(narrow, dtype=bool), (F, M))
+    if modes.any():
         bits = geo.narrow_mant_bits + 1
-        a, w = _sext(a, bits), _sext(w, bits)
+        an, wn = _sext(a, bits), _sext(w, bits)
     nb = math.ceil(kp / B)
     eap = np.full((M, nb), -125, np.int64)
     eap[:, : ea.shape[1]] = ea
@@ -320,6 +326,8 @@ def pod_gemm(qa: np.ndarray, ea: np.ndarray, qw: np.ndarray, ew: np.ndarray,
     for f, (k, n) in enumerate(fold_schedule(M, N, K, geo.rows, C, geo.sparsity)):
         ks, ns = slice(k * kf, (k + 1) * kf), slice(n * C, (n + 1) * C)
         psum[f] = a[:, ks] @ w[ks, ns]
+        if modes[f].any():
+            psum[f][modes[f]] = an[modes[f]][:, ks] @ wn[ks, ns]
         blk = k * kf // B
         exp[f] = eap[:, blk, None] + ewp[None, blk, ns]
     return psum, exp
@@ -468,8 +476,11 @@ class PodProgram:
 
 
 def pod_program(qa: np.ndarray, ea: np.ndarray, qw: np.ndarray, ew: np.ndarray,
-                geo: PodGeometry, *, narrow: bool = False) -> PodProgram:
-    """Stimulus and expected results for the GEMM, in the pod's stream formats."""
+                geo: PodGeometry, *, narrow: bool | np.ndarray = False) -> PodProgram:
+    """Stimulus and expected results for the GEMM, in the pod's stream formats.
+
+    ``narrow``: the mode of every activation beat (see :func:`pod_gemm`).
+    """
     qa = np.asarray(qa, dtype=np.int64)
     qw = np.asarray(qw, dtype=np.int64)
     M, K = qa.shape

@@ -14,7 +14,7 @@ from __future__ import annotations
 import operator
 from dataclasses import dataclass
 
-from amaranth.hdl import Shape, Value, signed
+from amaranth.hdl import Mux, Shape, Value, signed
 
 from golden.facts import HBFP_MANT_BITS_RANGE, ParamError, mant_width
 
@@ -56,10 +56,15 @@ class MantissaMAC(Arithmetic):
         Magnitude mantissa bits ``m`` (7/5/3 for HBFP8/6/4).
     acc_width:
         Partial-sum width in bits (signed), at least ``2(m+1)``.
+    narrow_mant_bits:
+        Accuracy Boosters' narrow mode: with ``mode`` set, :meth:`weight` reads a stored weight
+        from its low ``narrow_mant_bits + 1`` bits (sign-extended). The mode travels with each
+        activation, so the weights are stored as loaded and interpreted when *used*.
     """
 
     mant_bits: int
     acc_width: int
+    narrow_mant_bits: int | None = None
     name: str = "hbfp"
 
     def __post_init__(self) -> None:
@@ -68,6 +73,11 @@ class MantissaMAC(Arithmetic):
         lo, hi = HBFP_MANT_BITS_RANGE
         if not lo <= self.mant_bits <= hi:
             raise ParamError(f"mant_bits must be in [{lo}, {hi}], not {self.mant_bits}")
+        if self.narrow_mant_bits is not None:
+            nb = operator.index(self.narrow_mant_bits)
+            object.__setattr__(self, "narrow_mant_bits", nb)
+            if not 1 <= nb < self.mant_bits:
+                raise ParamError(f"narrow_mant_bits must be in [1, {self.mant_bits}), not {nb}")
         if self.acc_width < 2 * mant_width(self.mant_bits):
             raise ParamError(f"acc_width {self.acc_width} is narrower than one product "
                              f"(2(m+1) = {2 * mant_width(self.mant_bits)} bits)")
@@ -79,6 +89,17 @@ class MantissaMAC(Arithmetic):
     @property
     def acc_shape(self) -> Shape:
         return signed(self.acc_width)
+
+    @property
+    def has_mode(self) -> bool:
+        """True when operands carry a narrow-mode bit."""
+        return self.narrow_mant_bits is not None
+
+    def weight(self, w: Value, mode: Value | None) -> Value:
+        """The weight operand as used: narrowed when ``mode`` is 1 (if there is a mode)."""
+        if self.narrow_mant_bits is None or mode is None:
+            return w
+        return Mux(mode, w[: self.narrow_mant_bits + 1].as_signed(), w)
 
     def mac(self, acc: Value, w: Value, a: Value) -> Value:
         return acc + w * a

@@ -65,9 +65,9 @@ class Row(Block):
         return wiring.Signature({
             "en": In(1),
             "w": In(WeightWrite(shape=unsigned(cols * ow), idx_bits=cols * _ib(sel))),
-            "in_act": In(ActBus(width=sel * ow)),
+            "in_act": In(ActBus(width=sel * ow, mode=arith.has_mode)),
             "in_psum": In(PsumBus(shape=unsigned(cols * aw))),
-            "out_act": Out(ActBus(width=sel * ow)),
+            "out_act": Out(ActBus(width=sel * ow, mode=arith.has_mode)),
             "out_psum": Out(PsumBus(shape=unsigned(cols * aw))),
         })
 
@@ -147,7 +147,7 @@ class Array(Block):
         return wiring.Signature({
             "en": In(1),
             "w": In(WeightWrite(shape=unsigned(cols * ow), idx_bits=cols * _ib(sel), rows=rows)),
-            "in_act": In(ActBus(width=sel * ow)).array(rows),
+            "in_act": In(ActBus(width=sel * ow, mode=arith.has_mode)).array(rows),
             "in_psum": In(PsumBus(shape=unsigned(cols * aw))),
             "out_psum": Out(PsumBus(shape=unsigned(cols * aw))),
         })

@@ -45,7 +45,8 @@ class PE(Block):
         Advance: when 0 every datapath register holds (the pod's stall).
     in_act: In(ActBus)
         ``data``: packed operands, element i at bit ``i * width(operand)``; ``bank``: the weight
-        bank this activation uses.
+        bank this activation uses; ``mode`` (arithmetics with a narrow mode only): read the
+        weight from its low bits for this activation (:meth:`hw.arith.MantissaMAC.weight`).
     in_psum: In(PsumBus)
         Partial sum from the PE above (0 for the top row).
     w: In(WeightWrite)
@@ -72,9 +73,9 @@ class PE(Block):
             "en": In(1),
             "w": In(WeightWrite(shape=arith.operand_shape,
                                 idx_bits=index_bits(sel) if sel > 1 else 0)),
-            "in_act": In(ActBus(width=sel * ow)),
+            "in_act": In(ActBus(width=sel * ow, mode=arith.has_mode)),
             "in_psum": In(PsumBus(shape=arith.acc_shape)),
-            "out_act": Out(ActBus(width=sel * ow)),
+            "out_act": Out(ActBus(width=sel * ow, mode=arith.has_mode)),
             "out_psum": Out(PsumBus(shape=arith.acc_shape)),
         })
 
@@ -102,7 +103,7 @@ class PE(Block):
         """Flip-flops in one PE: activation bus, bank bit, partial sum, two weight banks."""
         ow, aw = arith.operand_shape.width, arith.acc_shape.width
         ib = index_bits(sel) if sel > 1 else 0
-        return sel * ow + 1 + aw + 2 * (ow + ib)
+        return sel * ow + 1 + int(arith.has_mode) + aw + 2 * (ow + ib)
 
     def elaborate(self, platform):  # noqa: ARG002
         m = Module()
@@ -116,7 +117,9 @@ class PE(Block):
             with m.Else():
                 m.d.sync += w[0].eq(self.w.data)
         bank = self.in_act.bank
-        w_sel = Mux(bank, w[1], w[0])
+        mode = self.in_act.mode if self.arith.has_mode else None
+        # The narrow mode travels with the activation: a weight is interpreted when it is used.
+        w_sel = self.arith.weight(Mux(bank, w[1], w[0]), mode)
         a = self.in_act.data
         if self.sel > 1:
             idx = [Signal(self.idx_bits, name=f"idx{b}", reset_less=True) for b in range(2)]
@@ -140,4 +143,9 @@ class PE(Block):
             m.d.sync += [a_r.eq(a), bank_r.eq(bank), psum_r.eq(acc)]
         m.d.comb += [self.out_act.data.eq(a_r), self.out_act.bank.eq(bank_r),
                      self.out_psum.data.eq(psum_r)]
+        if mode is not None:
+            mode_r = Signal(name="mode_r", reset_less=True)
+            with m.If(self.en):
+                m.d.sync += mode_r.eq(mode)
+            m.d.comb += self.out_act.mode.eq(mode_r)
         return m

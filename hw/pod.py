@@ -56,8 +56,12 @@ class Pod(Block):
         ``(N, M)``: each group of N physical rows serves M logical reduction elements through an
         M:1 select per PE (``(1, 1)`` = dense). R must be a multiple of N.
     narrow_mant_bits:
-        If set, a run-time ``narrow`` input port: while it is 1 every mantissa operand is read
-        from its low ``narrow_mant_bits + 1`` bits (sign-extended), as in the dot unit.
+        If set, a run-time ``narrow`` input port (Accuracy Boosters). It is sampled with each
+        accepted ``act`` beat: that activation row's mantissas, and the stored weights they
+        multiply, are read from their low ``narrow_mant_bits + 1`` bits (sign-extended). The
+        mode travels with the row through the array, so it may change at any beat, and
+        weights may be (pre)loaded in either mode: they are stored as sent and narrowed when
+        used.
     prefix:
         Module-name prefix of the children (``<prefix>_pe``, ``<prefix>_row8``,
         ``<prefix>_array16``, ``<prefix>_skew8x7``, ...). Without it every child is an Amaranth
@@ -101,7 +105,7 @@ class Pod(Block):
         self.n, self.m = (operator.index(x) for x in sparsity)
         self.narrow_mant_bits = (None if narrow_mant_bits is None
                                  else operator.index(narrow_mant_bits))
-        self.arith = MantissaMAC(self.mant_bits, self.acc_width)
+        self.arith = MantissaMAC(self.mant_bits, self.acc_width, self.narrow_mant_bits)
         self.prefix = prefix
         mw = self.mant_bits + 1
         C = self.cols
@@ -155,7 +159,8 @@ class Pod(Block):
     @property
     def _skews(self) -> dict[str, tuple[int, int, Callable[[], Skew]]]:
         """name -> (lanes, lane width, factory) of the input skew and the output de-skew."""
-        return {"skew": (self.rows, self.sel * (self.mant_bits + 1) + 1, self.make_skew),
+        tags = 2 if self.narrow_mant_bits is not None else 1  # bank bit (+ narrow-mode bit)
+        return {"skew": (self.rows, self.sel * (self.mant_bits + 1) + tags, self.make_skew),
                 "deskew": (self.cols, self.acc_width, self.make_deskew)}
 
     def make_skew(self) -> Skew:
@@ -184,7 +189,7 @@ class Pod(Block):
         sat_bits = (R + C - 1).bit_length()
         parts = {
             "pe_array": R * C * PE.count_register_bits(self.arith, sel),
-            "input_skew": R * (R - 1) // 2 * (sel * mw + 1),
+            "input_skew": R * (R - 1) // 2 * (sel * mw + 1 + int(self.arith.has_mode)),
             "output_deskew": C * (C - 1) // 2 * self.acc_width,
             "token_pipeline": self.latency * (3 + EXP_WIDTH),
             "weight_exponents": 2 * C * EXP_WIDTH,  # ew0/ew1
@@ -284,18 +289,20 @@ class Pod(Block):
         t_exp = tok[:EXP_WIDTH].as_signed()
         t_last, t_bank = tok[EXP_WIDTH], tok[EXP_WIDTH + 1]
 
-        # ---- input skew: row r sees its activations (and bank bit) r cycles late -----------
+        # ---- input skew: row r sees its activations (bank bit, mode bit) r cycles late -----
+        # The narrow mode is sampled with each accepted activation beat and travels with it:
+        # the activation is narrowed here, the (stored, wide) weights in the PE that uses it.
         a_data = self.act.payload.data
         elems = [operand(a_data[i * mw:(i + 1) * mw]) for i in range(self.kf)]
-        lane_w = sel * mw + 1
+        tags = Cat(ab, self.narrow) if self.arith.has_mode else ab
+        lane_w = sel * mw + len(tags)
         skew = self._place_skew(m, "skew")
         m.d.comb += [skew.en.eq(advance), skew.in_data.eq(Cat(*(
-            Cat(*elems[r // self.n * sel:(r // self.n + 1) * sel], ab) for r in range(R))))]
+            Cat(*elems[r // self.n * sel:(r // self.n + 1) * sel], tags) for r in range(R))))]
         row_in = [skew.out_data[r * lane_w:(r + 1) * lane_w] for r in range(R)]
 
-        # ---- weights: broadcast one row per beat, written into bank lb ----------------------
-        w_data = self.w.payload.data
-        w_bus = Cat(*(operand(w_data[c * mw:(c + 1) * mw]) for c in range(C)))
+        # ---- weights: broadcast one row per beat, written as loaded into bank lb -----------
+        w_bus = self.w.payload.data
 
         # ---- the R x C PE array ------------------------------------------------------------
         sig = Array.signature_of(rows=R, cols=C, arith=self.arith, sel=sel)
@@ -309,6 +316,8 @@ class Pod(Block):
         for r in range(R):
             m.d.comb += [arr.in_act[r].data.eq(row_in[r][: sel * mw]),
                          arr.in_act[r].bank.eq(row_in[r][sel * mw])]
+            if self.arith.has_mode:
+                m.d.comb += arr.in_act[r].mode.eq(row_in[r][sel * mw + 1])
         psum = arr.out_psum.data
 
         # ---- output de-skew: column c waits C-1-c cycles ------------------------------------

@@ -18,17 +18,24 @@ __all__ = ["ActBus", "PsumBus", "WeightWrite"]
 
 
 class ActBus(wiring.Signature):
-    """Activations passed east: ``data`` (packed mantissas) and ``bank`` (weight bank to use).
+    """Activations passed east: ``data`` (packed mantissas), ``bank`` (weight bank to use) and,
+    with ``mode``, the narrow-mode bit the activation was accepted with.
 
     Parameters
     ----------
     width:
         Bits of ``data``: ``sel`` mantissas of ``m + 1`` bits, element i at bit ``i*(m+1)``.
+    mode:
+        Add the ``mode`` bit (pods with an Accuracy Boosters narrow mode).
     """
 
-    def __init__(self, *, width: int):
+    def __init__(self, *, width: int, mode: bool = False):
         self.width = operator.index(width)
-        super().__init__({"data": Out(unsigned(self.width)), "bank": Out(1)})
+        self.mode = bool(mode)
+        members = {"data": Out(unsigned(self.width)), "bank": Out(1)}
+        if self.mode:
+            members["mode"] = Out(1)
+        super().__init__(members)
 
 
 class PsumBus(wiring.Signature):

@@ -6,6 +6,8 @@ by sim/tb_pod.py under cocotb.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
@@ -15,11 +17,13 @@ from hw.pod import Pod
 
 
 def run_pod(geo: PodGeometry, prog, *, stall_p: float = 0.0, seed: int = 0,
-            narrow: bool = False, w_gap_p: float = 0.0, max_cycles: int = 20000):
+            narrow=False, w_gap_p: float = 0.0, max_cycles: int = 20000, modes=None):
     """Drive ``prog`` through an Amaranth :class:`Pod`; return (result words, cycles).
 
     ``cycles`` counts rising edges from the first one with valid sources to the edge that takes
     the last result, inclusive (the definition of :func:`golden.systolic.cycles`).
+    ``narrow`` is a bool or a function of the edge number; ``modes`` (a list), if given,
+    receives the narrow value each activation beat was accepted with.
     """
     dut = Pod(rows=geo.rows, cols=geo.cols, mant_bits=geo.mant_bits, acc_width=geo.acc_width,
               sparsity=geo.sparsity, narrow_mant_bits=geo.narrow_mant_bits)
@@ -31,11 +35,12 @@ def run_pod(geo: PodGeometry, prog, *, stall_p: float = 0.0, seed: int = 0,
     info = {}
 
     async def tb(ctx):
-        if geo.narrow_mant_bits is not None:
-            ctx.set(dut.narrow, int(narrow))
+        mode_at = narrow if callable(narrow) else (lambda _e: narrow)
         wi = ai = 0
         edge = 0
         while len(out) < n_res:
+            if geo.narrow_mant_bits is not None:
+                ctx.set(dut.narrow, int(mode_at(edge)))
             assert edge < max_cycles, f"timeout: {len(out)}/{n_res} results"
             wv = wi < len(prog.w_beats) and wvalid_seq[edge]
             av = ai < len(prog.act_beats)
@@ -50,6 +55,8 @@ def run_pod(geo: PodGeometry, prog, *, stall_p: float = 0.0, seed: int = 0,
             r_fire = ctx.get(dut.res.valid) and ready_seq[edge]
             if r_fire:
                 out.append(ctx.get(dut.res.payload.as_value()))
+            if a_fire and modes is not None:
+                modes.append(bool(mode_at(edge)))
             await ctx.tick()
             wi += int(w_fire)
             ai += int(a_fire)
@@ -138,3 +145,63 @@ def test_pod_rejects_bad_params():
         Pod(rows=3, cols=2, mant_bits=5, acc_width=20, sparsity=(2, 4))
     with pytest.raises(ValueError):
         Pod(rows=4, cols=2, mant_bits=7, acc_width=10)
+
+
+# ---- narrow mode (Accuracy Boosters) at any switch point ----------------------------------
+def _two_gemms(geo, progs):
+    """Back-to-back GEMMs as one stream: the second's weights preload during the first."""
+    return SimpleNamespace(w_beats=progs[0].w_beats + progs[1].w_beats,
+                           act_beats=progs[0].act_beats + progs[1].act_beats)
+
+
+def _check_two(geo, operands, words, modes):
+    """Each GEMM's results against golden with the mode each of its beats was accepted with."""
+    off = 0
+    for ops, (F, M) in operands:
+        beats = F * M
+        want = pod_program(*ops, geo, narrow=np.array(modes[off:off + beats]).reshape(F, M))
+        check(geo, want, words[off:off + beats])
+        off += beats
+
+
+def test_narrow_weights_preloaded_across_a_mode_change():
+    """The issue's case: 4x4 hbfp6 2:4 pod, hbfp4 narrow mode; a wide GEMM of all +31
+    mantissas whose weights load while the previous narrow GEMM streams reads 3,844 in every
+    column (it read -124 when the mode was applied at load time)."""
+    geo = PodGeometry(4, 4, 5, acc_width=20, block_size=8, narrow_mant_bits=3, sparsity=(2, 4))
+    rng = np.random.default_rng(11)
+    narrow_ops = random_hbfp_operands(6, 4, 8, geo, rng, narrow=True)
+    qa = np.full((5, 8), 31)
+    qw = np.tile(np.array([[31], [31], [0], [0]]), (2, 4))  # 2:4 along K
+    wide_ops = (qa, np.zeros((5, 1), int), qw, np.zeros((1, 4), int))
+    progs = [pod_program(*narrow_ops, geo, narrow=True), pod_program(*wide_ops, geo)]
+    first = len(progs[0].act_beats)
+    modes: list[bool] = []
+    # narrow while the first GEMM's beats are accepted, wide from the second's first beat
+    words, _ = run_pod(geo, _two_gemms(geo, progs), narrow=lambda e: len(modes) < first,
+                       modes=modes)
+    assert modes == [True] * first + [False] * len(progs[1].act_beats)
+    d, _, _ = PodLayout(geo).decode_res(words[first:])
+    assert (d == 3844).all(), d
+    check(geo, progs[1], words[first:])
+
+
+@pytest.mark.parametrize("sp", [(1, 1), (2, 4)])
+@pytest.mark.parametrize("first_narrow", [True, False], ids=["narrow-to-wide", "wide-to-narrow"])
+def test_narrow_switch_at_every_point(sp, first_narrow):
+    """Two back-to-back GEMMs with preloaded weights; the mode flips at every edge of the run
+    in turn (during loads, mid-fold, between GEMMs). Wide operands throughout, so narrow beats
+    really truncate; every result must equal golden for the mode its beat was accepted with."""
+    geo = PodGeometry(2, 2, 5, acc_width=20, block_size=2 * sp[1], narrow_mant_bits=3,
+                      sparsity=sp)
+    rng = np.random.default_rng(7 + sp[1])
+    shapes = [(3, 3, 2 * sp[1]), (2, 3, 4 * sp[1])]
+    ops = [random_hbfp_operands(M, N, K, geo, rng) for M, N, K in shapes]
+    progs = [pod_program(*o, geo) for o in ops]
+    folds = [(p.folds, p.m_rows) for p in progs]
+    _, total = run_pod(geo, _two_gemms(geo, progs))
+    for s in range(total + 1):
+        modes: list[bool] = []
+        words, _ = run_pod(geo, _two_gemms(geo, progs), modes=modes,
+                           narrow=lambda e, s=s: first_narrow == (e < s))
+        _check_two(geo, list(zip(ops, folds, strict=True)), words, modes)
