@@ -30,33 +30,44 @@ __all__ = ["register", "run", "generate_pod", "pod_config", "POD_PROTOCOL"]
 
 POD_PROTOCOL = (
     "Three lib.stream valid/ready streams, transfer on a rising edge with valid=1 and ready=1; "
-    "valid never waits for ready. LOAD: send R beats on w per fold (beat j = physical weight "
-    "row j, row 0 first; C mantissas, C N:M indices if sparse, C exponents taken from beat R-1). "
+    "valid never waits for ready. RESET: rst is synchronous, active high; one rising edge with "
+    "rst=1 clears the bank-full flags, drain counters, bank pointers, load_row and token valid "
+    "bits (then res.valid=0, act.ready=0, w.ready=1); datapath registers (weights, partial sums, "
+    "skew lines) are not reset and never observed; keep w.valid and act.valid at 0 during reset; "
+    "outputs mean nothing before the first reset. LOAD: send R beats on w per fold (beat j = "
+    "physical weight row j, row 0 first; C mantissas, C N:M indices if sparse (an index >= M "
+    "selects 0), C exponents taken from beat R-1). "
     "STREAM: send the fold's activation rows on act (Kf mantissas + shared exponent), last=1 on "
     "the fold's final row; act.ready stays 0 until that fold's weights are loaded. Folds pair up "
     "in order; the next fold's weights load into the other bank while the current fold streams. "
     "DRAIN: every act beat yields exactly one res beat, in order, R+C-1 advancing cycles later: "
     "C exact integer column sums with value psum[c] * 2^(exp[c] - 2m), exp[c] = e_a + e_w[c], "
-    "last copied. res.ready=0 stalls the whole array (results are never dropped). With a narrow "
-    "port, narrow=1 reads every mantissa from its low narrow_m+1 bits and the scale is "
-    "2^(exp - 2*narrow_m); change it only between GEMMs. See docs/pod.md."
+    "last copied. The pod stalls only while a result waits untaken (advance = ~res.valid | "
+    "res.ready): with res.valid=0 it keeps advancing whatever res.ready is, so a sink holding "
+    "res.ready=0 still lets R+C-1 act beats in; results are never dropped. The narrow port "
+    "exists only with a narrow format: it is sampled with each accepted act beat, and that "
+    "row's mantissas and the stored weights they multiply are read from their low narrow_m+1 "
+    "bits (scale 2^(exp - 2*narrow_m)); it may change at any beat. See docs/pod.md."
 )
 
 _MEANINGS = {
     "act__payload": "activation row: data = Kf signed mantissas (element i at bit i*(m+1)), "
     "exp = shared exponent e_a (signed 9), last = final row of the fold",
     "act__valid": "activation beat offered",
-    "act__ready": "pod accepts the activation beat (its fold's weights are loaded, no stall)",
+    "act__ready": "pod accepts the activation beat (its fold's weights are loaded and no "
+    "untaken result is held)",
     "w__payload": "weight row of a fold: data = C signed mantissas (column c at bit c*(m+1)), "
-    "idx = C N:M indices (sparse only), exp = C weight exponents e_w (signed 9 each, used from "
-    "the fold's last beat)",
+    "idx = C N:M indices (sparse only; an index >= M selects 0), exp = C weight exponents e_w "
+    "(signed 9 each, used from the fold's last beat)",
     "w__valid": "weight beat offered",
     "w__ready": "pod accepts the weight beat (target bank free)",
     "res__payload": "result row: data = C signed acc_width-bit exact column sums, exp = C signed "
     "10-bit exponents e_a + e_w[c] (value = data * 2^(exp - 2m)), last = copied from act",
     "res__valid": "result beat offered (held until taken)",
-    "res__ready": "sink takes the result beat; 0 stalls the array",
-    "narrow": "run-time narrow (mixed-mantissa) mode: operands read from the low narrow_m+1 bits",
+    "res__ready": "sink takes the result beat; 0 while res__valid=1 stalls the whole pod "
+    "(with no result waiting the pod keeps advancing)",
+    "narrow": "run-time narrow (mixed-mantissa) mode, sampled with each act beat: that row's "
+    "operands are read from their low narrow_m+1 bits (port present only with a narrow format)",
 }
 
 

@@ -12,12 +12,12 @@ and an all-zero block gets ``e = -125``). Each element becomes a signed integer
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from golden._common import check_choice, check_int, from_blocks, norm_axis, to_blocks
+from golden.facts import MAX_BLOCK_EXP, MX_FORMATS, ZERO_BLOCK_EXP, MXFormat
 
 __all__ = [
     "HBFP_ROUNDINGS",
@@ -39,10 +39,6 @@ __all__ = [
 HBFP_ROUNDINGS = ("nearest_even", "stochastic")
 MX_ROUNDINGS = ("even", "nearest")
 INT8_MODES = ("symmetric", "asymmetric")
-#: Shared exponent of an all-zero block: field 0 is read as 1, so e = 1 - 126.
-ZERO_BLOCK_EXP = -125
-#: Largest shared exponent a finite FP32 block can have (field 254).
-MAX_BLOCK_EXP = 128
 
 
 # --------------------------------------------------------------------------------------------
@@ -324,50 +320,6 @@ def hbfp_decode(
 # --------------------------------------------------------------------------------------------
 # MX (OCP Microscaling), microxcaling semantics evaluated exactly (float64)
 # --------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class MXFormat:
-    """Element format parameters, named as in the microxcaling library.
-
-    ``mbits`` counts the sign and the implicit one, so an fp element keeps ``mbits - 2``
-    fraction bits; ``emax`` is the largest normal element exponent and ``bias`` the bias of the
-    element's exponent field (unused for int8).
-    """
-
-    name: str
-    ebits: int
-    mbits: int
-    emax: int
-    max_norm: float
-
-    @property
-    def frac_bits(self) -> int:
-        return self.mbits - 2
-
-    @property
-    def bias(self) -> int:
-        return 2 ** (self.ebits - 1) - 1 if self.ebits else 0
-
-    @property
-    def min_exp(self) -> int:
-        """Smallest normal element exponent (subnormals share its scale)."""
-        return 2 - 2 ** (self.ebits - 1) if self.ebits else 0
-
-    @property
-    def code_bits(self) -> int:
-        return 1 + self.ebits + self.frac_bits if self.ebits else self.mbits
-
-
-MX_FORMATS: dict[str, MXFormat] = {
-    f.name: f
-    for f in (
-        MXFormat("int8", 0, 8, 0, 127 / 64),
-        MXFormat("fp8_e4m3", 4, 5, 8, 448.0),
-        MXFormat("fp8_e5m2", 5, 4, 15, 57344.0),
-        MXFormat("fp6_e3m2", 3, 4, 4, 28.0),
-        MXFormat("fp6_e2m3", 2, 5, 2, 7.5),
-        MXFormat("fp4_e2m1", 2, 3, 2, 6.0),
-    )
-}
 
 
 def _floor_log2(a: np.ndarray) -> np.ndarray:

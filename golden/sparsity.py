@@ -46,10 +46,12 @@ def _check_no_nan(x: np.ndarray) -> None:
 def _keep_top(mag: np.ndarray, n: int) -> np.ndarray:
     """Boolean mask keeping the ``n`` largest entries along the last axis, lower index on ties.
 
-    A stable sort of the negated magnitudes puts equal magnitudes in index order, so the
-    lowest indices come first and are kept.
+    A stable sort of the descending key puts equal magnitudes in index order, so the lowest
+    indices come first and are kept. Unsigned magnitudes are complemented, not negated (a
+    negated uint wraps and would rank 0 as the largest).
     """
-    order = np.argsort(-mag, axis=-1, kind="stable")
+    key = ~mag if np.issubdtype(mag.dtype, np.unsignedinteger) else -mag
+    order = np.argsort(key, axis=-1, kind="stable")
     keep = np.zeros(mag.shape, dtype=bool)
     np.put_along_axis(keep, order[..., :n], True, axis=-1)
     return keep
@@ -66,8 +68,8 @@ _NM_NAN_MSG = "x contains NaN; magnitude pruning needs ordered magnitudes"
 def _nm_fast_dtype(dt: np.dtype) -> bool:
     """Dtypes with an unsigned integer key ordered like ``magnitude`` (see ``_nm_keys``).
 
-    Unsigned and bool inputs stay on the sorting path: there ``_keep_top`` ranks the negated
-    uint64 magnitudes, which wraps (zero ranks first), and that behaviour is kept unchanged.
+    Unsigned and bool inputs stay on the sorting path (``_keep_top``), which ranks them by
+    their complement.
     """
     return dt.isnative and (
         (dt.kind == "f" and dt.itemsize in (2, 4, 8))

@@ -157,7 +157,10 @@ def _ref_keep_top(mag: np.ndarray, n: int) -> np.ndarray:
     A stable sort of the negated magnitudes puts equal magnitudes in index order, so the
     lowest indices come first and are kept.
     """
-    order = np.argsort(-mag, axis=-1, kind="stable")
+    # One deliberate change from the copied code: unsigned magnitudes are complemented, not
+    # negated (a negated uint wraps and ranked 0 as the largest: a bug, fixed in golden too).
+    key = ~mag if np.issubdtype(mag.dtype, np.unsignedinteger) else -mag
+    order = np.argsort(key, axis=-1, kind="stable")
     keep = np.zeros(mag.shape, dtype=bool)
     np.put_along_axis(keep, order[..., :n], True, axis=-1)
     return keep

@@ -241,3 +241,12 @@ def test_sparsity_bad_input():
     for frac in (-0.1, 1.5, float("nan"), "0.5", True):
         with pytest.raises(ValueError, match="fraction"):
             unstructured_mask(np.ones(4), frac)
+
+
+def test_nm_mask_unsigned_ranks_zero_lowest():
+    # A negated uint wraps: the old ranking kept zeros over larger values.
+    x = np.array([0, 5, 3, 0], np.uint8)
+    assert nm_mask(x, 2, 4).tolist() == [False, True, True, False]
+    assert nm_mask(np.array([5, 3], np.uint16), 2, 4).tolist() == [True, True]
+    assert nm_mask(np.array([True, False, True, True]), 2, 4).tolist() == [True, False, True,
+                                                                          False]
