@@ -15,7 +15,15 @@ import os
 import sys
 from typing import Any
 
-from gen.config import ConfigError, DesignConfig, build, parse_pod, read_yaml, yaml_fields
+from gen.config import (
+    FORMATS,
+    ConfigError,
+    DesignConfig,
+    build,
+    parse_pod,
+    read_yaml,
+    yaml_fields,
+)
 from gen.emit import LintError
 
 __all__ = [
@@ -69,7 +77,7 @@ def add_design_args(p: argparse.ArgumentParser, *, pod: bool = True, out: bool =
         g.add_argument("--pod", metavar="RxC", help="pod shape, e.g. 32x32")
         g.add_argument("--rows", type=str, help="pod rows (alternative to --pod)")
         g.add_argument("--cols", type=str, help="pod columns (alternative to --pod)")
-    g.add_argument("--format", metavar="FMT", help="hbfp8 | hbfp6 | hbfp4")
+    g.add_argument("--format", metavar="FMT", help=" | ".join(FORMATS))
     g.add_argument("--narrow-format", metavar="FMT",
                    help="mixed-mantissa narrow mode (e.g. hbfp4 on an hbfp6 unit)")
     g.add_argument("--block", metavar="N", help="HBFP block size (lanes of a dot unit)")
@@ -120,6 +128,8 @@ def design_from_args(args: argparse.Namespace, **defaults: Any) -> DesignConfig:
         if v is not None:
             kwargs[field] = v
             labels[field] = f"{flag_name(args, flag)}={_shown(v)}"
+    # Refusals raised later (by a generator) still name what the user typed: run_main reads these.
+    args.__dict__["_labels"] = labels
     return build(kwargs, labels, default=str(cfg_path) if cfg_path else None)
 
 
@@ -129,6 +139,31 @@ def write(design: Any, args: argparse.Namespace, out: str) -> Any:
                         what=flag_name(args, "--out"))
 
 
+#: Block parameter (a ParamError's field) -> the flag that sets it, for refusals raised by the
+#: hardware constructors (the flag's own value is shown).
+PARAM_FLAGS = {
+    **FIELD_FLAGS, "mant_bits": "--mant-bits", "narrow_mant_bits": "--narrow-mant-bits",
+    "offset_bits": "--offset-bits", "seed": "--seed", "frac_bits": "--frac-bits",
+    "exp_width": "--exp-width", "target": "--target",
+}
+
+
+def _labelled(args: argparse.Namespace, e: ConfigError) -> str:
+    """One line: a refusal whose field is still open is prefixed with the flag the user typed."""
+    msg = " ".join(str(e).split())  # never more than one line
+    typed = getattr(args, "_labels", {}).get(e.field or "")
+    if typed is not None:
+        return f"{typed}: {msg}"
+    flag = PARAM_FLAGS.get(e.field or "")
+    if flag is None:
+        return msg
+    dest = "block" if flag == "--block" else _dest(flag)
+    value = getattr(args, dest, None)
+    if value is None or value is False:
+        return msg
+    return f"{flag_name(args, flag)}={_shown(value)}: {msg}"
+
+
 def run_main(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> int:
     """Parse ``argv`` and run the chosen subcommand: a refused value is one line and exit 2."""
     args = parser.parse_args(argv)
@@ -136,7 +171,7 @@ def run_main(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> 
     try:
         rc = args.func(args)
     except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {_labelled(args, e)}", file=sys.stderr)
         return 2
     except LintError as e:
         # a generator bug, not a user error: say so plainly, keep Verilator's report

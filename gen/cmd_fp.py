@@ -155,7 +155,7 @@ def generate_normalize(
     except (TypeError, ValueError):
         raise ConfigError(f"mantissa width must be an integer, not {mb!r}") from None
     if mant_bits is not None and not 2 <= int(mb) <= 15:
-        raise ConfigError(f"mantissa width must be 2..15 bits, not {mb}")
+        raise ConfigError(f"mantissa width must be 2..15 bits, not {mb}", field="mant_bits")
     dut = HBFPToFP32(
         acc_width=cfg.acc_width if acc_width is None else acc_width,
         frac_bits=fb,
@@ -281,7 +281,7 @@ def _run_normalize(args: argparse.Namespace) -> int:
     if mb is not None and aw is None:
 
         if not 2 <= mb <= 15:
-            raise ConfigError(f"mantissa width must be 2..15 bits, not {mb}")
+            raise ConfigError(f"mantissa width must be 2..15 bits, not {mb}", field="mant_bits")
         aw = default_acc_width(mb, cfg.block_size)
     design = generate_normalize(cfg, acc_width=aw, frac_bits=fb, exp_width=ew, mant_bits=mb)
     return _finish(args, design)

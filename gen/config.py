@@ -311,7 +311,8 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise ConfigError(f"{p}: malformed YAML{where}: {getattr(e, 'problem', e)}") from None
+        why = " ".join(str(getattr(e, "problem", None) or e).split())
+        raise ConfigError(f"{p}: malformed YAML{where}: {why}") from None
     except RecursionError:
         raise ConfigError(f"{p}: malformed YAML: nested too deeply") from None
     if data is None:
@@ -354,7 +355,8 @@ def build(kwargs: dict[str, Any], labels: dict[str, str], default: str | None = 
         label = labels.get(e.field or "", default)
         if label is None:
             raise
-        raise ConfigError(f"{label}: {e}", field=e.field) from None
+        # labelled: the field is no longer open for the CLI to name (gen.cli.run_main)
+        raise ConfigError(f"{label}: {e}") from None
 
 
 def load_yaml(path: str | Path, **overrides: Any) -> DesignConfig:

@@ -24,6 +24,7 @@ from amaranth.lib import data
 from amaranth.lib.wiring import In
 
 from gen import fusesoc
+from gen.config import ConfigError
 from gen.output import write_tree
 from gen.toolchain import toolchain_env
 
@@ -56,6 +57,32 @@ class LintError(RuntimeError):
     """Verilator lint reported warnings that are not waived."""
 
 
+#: Amaranth's netlist numbers the bits of one cell (a module's inputs are one cell) in 16 bits.
+MAX_INPUT_BITS = (1 << 16) - 1
+
+
+def check_module(component: Any, name: str) -> None:
+    """Refuse, before conversion, a module Verilog or Amaranth cannot hold.
+
+    Its name may not equal one of its ports (Verilog: the port would hide the module), and its
+    inputs must fit Amaranth's 65,535 bits per cell.
+    """
+    ports = {"clk", "rst"}
+    bits = 0
+    for path, member, value in component.signature.flatten(component):
+        ports.add("__".join(str(p) for p in path))
+        if member.flow == In:
+            bits += len(value.as_value()) if hasattr(value, "as_value") else len(value)
+    if name in ports:
+        raise ConfigError(f"name {name!r} is also a port of the design; choose another module "
+                          "name", field="name")
+    if bits > MAX_INPUT_BITS:
+        raise ConfigError(
+            f"this design needs {bits:,} input bits, more than the {MAX_INPUT_BITS:,} a module "
+            "may have (Amaranth's limit): use a smaller block size or mantissa width",
+            field="block_size")
+
+
 def to_verilog(component: Any, name: str, *, ports: Any = None,
                strip_internal_attrs: bool = False) -> str:
     """Convert an Amaranth component to Verilog text (deterministic for a given input).
@@ -63,6 +90,7 @@ def to_verilog(component: Any, name: str, *, ports: Any = None,
     ``strip_internal_attrs`` drops Amaranth's module attributes (``top``, ``generator``), as
     :func:`gen.hier.emit_hierarchy` does for every module but the top.
     """
+    check_module(component, name)
     kw: dict[str, Any] = {"name": name, "emit_src": False,
                           "strip_internal_attrs": strip_internal_attrs}
     if ports is not None:

@@ -16,6 +16,8 @@ from typing import Any
 
 from amaranth.back import rtlil
 
+from gen.emit import check_module
+
 __all__ = ["emit_hierarchy"]
 
 
@@ -37,9 +39,11 @@ def emit_hierarchy(component: Any, top: str) -> tuple[list[str], str]:
             if name in done:
                 continue
             child = make()
+            check_module(child, name)
             visit(child)
             done[name] = rtlil.convert(child, name=name, emit_src=False)
 
+    check_module(component, top)
     visit(component)
     done[top] = rtlil.convert(component, name=top, emit_src=False)
     script = [f"read_rtlil <<rtlil\n{text}\nrtlil" for text in done.values()]

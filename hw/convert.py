@@ -109,15 +109,18 @@ class FP32ToHBFP(Block):
         p = check_index(pipeline, "converter pipeline depth")
         ob = check_index(offset_bits, "stochastic offset bits")
         if not 0 <= check_index(seed, "stochastic rounding seed") <= 0xFFFFFFFF:
-            raise ParamError(f"stochastic rounding seed must be in 0..2**32-1, not {seed}")
+            raise ParamError(f"stochastic rounding seed must be in 0..2**32-1, not {seed}",
+                             field="seed")
         if k < 1:
-            raise ParamError(f"block size must be at least 1, not {k}")
+            raise ParamError(f"block size must be at least 1, not {k}", field="block_size")
         if not 2 <= m <= 15:
-            raise ParamError(f"mantissa width must be 2..15 bits, not {m}")
+            raise ParamError(f"mantissa width must be 2..15 bits, not {m}", field="mant_bits")
         if p < 1:
-            raise ParamError(f"converter pipeline depth must be at least 1, not {p}")
+            raise ParamError(f"converter pipeline depth must be at least 1, not {p}",
+                             field="pipeline")
         if stochastic and not 1 <= ob <= LFSR_WIDTH:
-            raise ParamError(f"stochastic offset bits must be 1..{LFSR_WIDTH}, not {ob}")
+            raise ParamError(f"stochastic offset bits must be 1..{LFSR_WIDTH}, not {ob}",
+                             field="offset_bits")
 
     def __init__(
         self,

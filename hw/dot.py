@@ -44,13 +44,17 @@ MAX_MANT_BITS = 15
 RESET_EXP = -(1 << (PROD_EXP_WIDTH - 1))
 
 
-def _int(value: object, what: str) -> int:
+def _int(value: object, what: str, field: str) -> int:
     if isinstance(value, bool):
-        raise ParamError(f"{what} must be an integer, not {value!r}")
+        raise ParamError(f"{what} must be an integer, not {value!r}", field=field)
     try:
         return operator.index(value)  # type: ignore[arg-type]
     except TypeError:
-        raise ParamError(f"{what} must be an integer, not {value!r}") from None
+        raise ParamError(f"{what} must be an integer, not {value!r}", field=field) from None
+
+
+#: Widest accumulator the dot unit builds (as gen.config.LIMITS; the normalizer takes 64).
+MAX_ACC_WIDTH = 64
 
 
 def _check_params(
@@ -58,31 +62,34 @@ def _check_params(
     narrow_mant_bits: object,
 ) -> tuple[int, int, int, int, int | None]:
     """Coerce and validate HBFPDot parameters; raise :class:`ParamError` with one line."""
-    lanes = _int(lanes, "lanes")
-    mant_bits = _int(mant_bits, "mantissa width")
-    acc_width = _int(acc_width, "accumulator width")
-    pipeline = _int(pipeline, "pipeline depth")
+    lanes = _int(lanes, "lanes", "block_size")
+    mant_bits = _int(mant_bits, "mantissa width", "mant_bits")
+    acc_width = _int(acc_width, "accumulator width", "acc_width")
+    pipeline = _int(pipeline, "pipeline depth", "pipeline")
     if lanes < 1:
-        raise ParamError(f"lanes (block size) must be at least 1, not {lanes}")
+        raise ParamError(f"lanes (block size) must be at least 1, not {lanes}", field="block_size")
     if not MIN_MANT_BITS <= mant_bits <= MAX_MANT_BITS:
         raise ParamError(
-            f"mantissa width must be {MIN_MANT_BITS}..{MAX_MANT_BITS} bits, not {mant_bits}"
-        )
+            f"mantissa width must be {MIN_MANT_BITS}..{MAX_MANT_BITS} bits, not {mant_bits}",
+            field="mant_bits")
     if pipeline < 1:
-        raise ParamError(f"pipeline depth must be at least 1, not {pipeline}")
+        raise ParamError(f"pipeline depth must be at least 1, not {pipeline}", field="pipeline")
     need = min_acc_width(mant_bits, lanes)
     if acc_width < need:
         raise ParamError(
             f"accumulator width {acc_width} is too narrow: an exact {lanes}-term sum of "
-            f"{mant_bits}-bit mantissa products needs 2(m+1)+ceil(log2 k) = {need} bits"
-        )
+            f"{mant_bits}-bit mantissa products needs 2(m+1)+ceil(log2 k) = {need} bits",
+            field="acc_width")
+    if acc_width > MAX_ACC_WIDTH:
+        raise ParamError(f"accumulator width must be at most {MAX_ACC_WIDTH} bits, not "
+                         f"{acc_width}", field="acc_width")
     if narrow_mant_bits is not None:
-        narrow_mant_bits = _int(narrow_mant_bits, "narrow mantissa width")
+        narrow_mant_bits = _int(narrow_mant_bits, "narrow mantissa width", "narrow_mant_bits")
         if not MIN_MANT_BITS <= narrow_mant_bits < mant_bits:
             raise ParamError(
                 f"narrow mantissa width must be {MIN_MANT_BITS}..{mant_bits - 1} "
-                f"(narrower than the wide {mant_bits}), not {narrow_mant_bits}"
-            )
+                f"(narrower than the wide {mant_bits}), not {narrow_mant_bits}",
+                field="narrow_mant_bits")
     return lanes, mant_bits, acc_width, pipeline, narrow_mant_bits
 
 

@@ -174,7 +174,7 @@ class FP32MAC(Block):
     def check(cls, *, pipeline: int = 1) -> None:
         p = check_index(pipeline, "fp32mac pipeline depth")
         if p not in (1, 2):
-            raise ParamError(f"fp32mac pipeline depth must be 1 or 2, not {p}")
+            raise ParamError(f"fp32mac pipeline depth must be 1 or 2, not {p}", field="pipeline")
 
     def __init__(self, *, pipeline: int = 1) -> None:
         self._pipeline = operator.index(pipeline)

@@ -89,13 +89,16 @@ class HBFPToFP32(Block):
         ew = check_index(exp_width, "normalizer exponent width")
         p = check_index(pipeline, "normalizer pipeline depth")
         if not 2 <= a <= 64:
-            raise ParamError(f"normalizer accumulator width must be 2..64 bits, not {a}")
+            raise ParamError(f"normalizer accumulator width must be 2..64 bits, not {a}",
+                             field="acc_width")
         if not 0 <= f <= 1024:
-            raise ParamError(f"normalizer frac_bits must be 0..1024, not {f}")
+            raise ParamError(f"normalizer frac_bits must be 0..1024, not {f}", field="frac_bits")
         if not 2 <= ew <= 16:
-            raise ParamError(f"normalizer exponent width must be 2..16 bits, not {ew}")
+            raise ParamError(f"normalizer exponent width must be 2..16 bits, not {ew}",
+                             field="exp_width")
         if p < 1:
-            raise ParamError(f"normalizer pipeline depth must be at least 1, not {p}")
+            raise ParamError(f"normalizer pipeline depth must be at least 1, not {p}",
+                             field="pipeline")
 
     def __init__(
         self,
