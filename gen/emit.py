@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from amaranth.back import verilog
-from amaranth.hdl import Shape
+from amaranth.hdl import Fragment, Shape
 from amaranth.lib import data
 from amaranth.lib.wiring import In
 
@@ -27,6 +27,7 @@ from gen import fusesoc
 from gen.config import ConfigError
 from gen.output import write_tree
 from gen.toolchain import toolchain_env
+from hw.block import MAX_INPUT_BITS
 
 __all__ = [
     "to_verilog",
@@ -57,15 +58,13 @@ class LintError(RuntimeError):
     """Verilator lint reported warnings that are not waived."""
 
 
-#: Amaranth's netlist numbers the bits of one cell (a module's inputs are one cell) in 16 bits.
-MAX_INPUT_BITS = (1 << 16) - 1
-
-
 def check_module(component: Any, name: str) -> None:
     """Refuse, before conversion, a module Verilog or Amaranth cannot hold.
 
     Its name may not equal one of its ports (Verilog: the port would hide the module), and its
-    inputs must fit Amaranth's 65,535 bits per cell.
+    inputs must fit Amaranth's 65,535 bits per cell (the blocks refuse that earlier, in their
+    ``check``; this is the backstop for any design). A refused component is elaborated once
+    (``Fragment.get``) so that it does not warn as never used.
     """
     ports = {"clk", "rst"}
     bits = 0
@@ -73,6 +72,8 @@ def check_module(component: Any, name: str) -> None:
         ports.add("__".join(str(p) for p in path))
         if member.flow == In:
             bits += len(value.as_value()) if hasattr(value, "as_value") else len(value)
+    if name in ports or bits > MAX_INPUT_BITS:
+        Fragment.get(component, None)
     if name in ports:
         raise ConfigError(f"name {name!r} is also a port of the design; choose another module "
                           "name", field="name")

@@ -12,7 +12,21 @@ from typing import Any
 
 from amaranth.lib import wiring
 
-__all__ = ["Block"]
+from golden.facts import ParamError
+
+__all__ = ["Block", "MAX_INPUT_BITS", "check_input_bits"]
+
+#: Amaranth's netlist numbers the bits of one cell (a module's inputs are one cell) in 16 bits.
+MAX_INPUT_BITS = (1 << 16) - 1
+
+
+def check_input_bits(bits: int, what: str) -> None:
+    """Refuse a block whose ports would need more input bits than one module may have."""
+    if bits > MAX_INPUT_BITS:
+        raise ParamError(
+            f"{what} needs {bits:,} input bits, more than the {MAX_INPUT_BITS:,} a module may "
+            "have (Amaranth's limit): use a smaller block size or mantissa width",
+            field="block_size")
 
 
 class Block(wiring.Component):

@@ -13,7 +13,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib.wiring import In, Out
 
 from golden.facts import EXP_WIDTH, ParamError, check_index, mant_width
-from hw.block import Block
+from hw.block import Block, check_input_bits
 
 __all__ = ["FP32ToHBFP", "lfsr_jump_masks", "LFSR_WIDTH", "LFSR_TAPS"]
 
@@ -113,6 +113,7 @@ class FP32ToHBFP(Block):
                              field="seed")
         if k < 1:
             raise ParamError(f"block size must be at least 1, not {k}", field="block_size")
+        check_input_bits(32 * k + 1, "this converter")
         if not 2 <= m <= 15:
             raise ParamError(f"mantissa width must be 2..15 bits, not {m}", field="mant_bits")
         if p < 1:

@@ -13,7 +13,7 @@ from amaranth.hdl import Module, Signal, Value, signed, unsigned
 from amaranth.lib.wiring import In, Out
 
 from golden.facts import ParamError, check_index, check_nm, index_bits
-from hw.block import Block
+from hw.block import Block, check_input_bits
 
 __all__ = ["NMDecoder"]
 
@@ -78,6 +78,7 @@ class NMDecoder(Block):
             raise ParamError(f"decoder groups must be a positive integer, not {groups}")
         if check_index(width, "activation width") < 1:
             raise ParamError(f"activation width must be a positive integer, not {width}")
+        check_input_bits(groups * (m * width + n * 4) + 2, "this decoder")
         if packed24 and (n, m) != (2, 4):
             raise ParamError(f"packed 2:4 nibble metadata needs sparsity 2:4, not {n}:{m}")
 

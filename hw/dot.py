@@ -32,7 +32,7 @@ from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib.wiring import In, Out
 
 from golden.facts import EXP_WIDTH, PROD_EXP_WIDTH, ParamError, min_acc_width
-from hw.block import Block
+from hw.block import Block, check_input_bits
 
 __all__ = ["HBFPDot", "MIN_MANT_BITS", "MAX_MANT_BITS", "RESET_EXP", "register_cuts"]
 
@@ -154,7 +154,9 @@ class HBFPDot(Block):
     @classmethod
     def check(cls, *, lanes: int, mant_bits: int, acc_width: int, pipeline: int = 1,
               narrow_mant_bits: int | None = None) -> None:
-        _check_params(lanes, mant_bits, acc_width, pipeline, narrow_mant_bits)
+        lanes, mb, _, _, _ = _check_params(lanes, mant_bits, acc_width, pipeline,
+                                           narrow_mant_bits)
+        check_input_bits(2 * lanes * (mb + 1) + 2 * EXP_WIDTH + 3, "this dot unit")
 
     def __init__(
         self,

@@ -14,7 +14,7 @@ from amaranth.hdl import Module, Signal, signed, unsigned
 from amaranth.lib.wiring import In, Out
 
 from golden.facts import EXP_WIDTH, PROD_EXP_WIDTH, ParamError, check_index, check_nm, index_bits
-from hw.block import Block
+from hw.block import Block, check_input_bits
 from hw.decoder import NMDecoder
 from hw.dot import HBFPDot
 
@@ -85,6 +85,7 @@ class SparseHBFPDot(Block):
         if block < 1 or block % m:
             raise ParamError(f"sparsity {n}:{m}: M={m} must divide the block size {block}")
         mb = check_index(mant_bits, "mantissa width")
+        check_input_bits((n * (block // m) + block) * (mb + 1) + block, "this sparse dot unit")
         # The children check themselves too; checking here refuses before any is built.
         NMDecoder.check(n=n, m=m, groups=block // m, width=mb + 1, packed24=packed24,
                         registered=decoder_register)
