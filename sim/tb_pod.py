@@ -2,30 +2,52 @@
 
 The cocotb side reads its configuration as JSON from ``SQGEN_TB_CFG``. Stimulus (packed weight
 and activation beats) and the expected results come from :func:`golden.systolic.pod_program`,
-precomputed before the clock starts, so the per-cycle Python work is a few handle reads/writes.
-Checks: every result bit-exact (value and exponent, ``last`` flags), nothing lost or duplicated,
-and with an always-ready sink the measured cycle count equals :func:`golden.systolic.cycles`.
-Figures (cycles, wall time, MACs per wall-second) go to ``$SQGEN_TB_OUT`` for the bench.
+precomputed before the clock starts; the three streams (``w`` and ``act`` in, ``res`` out) are
+:mod:`sim.vlib` stream components advanced by one loop, so the per-cycle Python work is a few
+handle reads/writes. Checks: every result bit-exact (value and exponent, ``last`` flags), nothing
+lost, duplicated or reordered (in-order scoreboard plus a quiet drain), and with back-to-back
+sources and an always-ready sink the measured cycle count equals :func:`golden.systolic.cycles`.
+Tests with idle gaps on ``w`` and ``act`` and stalls on ``res`` also check, with stream monitors
+on the inputs, that every input beat was taken exactly once, in order.
+Figures (cycles, wall time, MACs per wall-second) go back to the bench via
+:func:`sim.common.tb_record`.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import time
-from pathlib import Path
+from collections.abc import Callable
+from typing import Any
 
+import cocotb
 import numpy as np
 import pytest
 
 from gen.cmd_pod import generate_pod, pod_config
 from gen.config import DesignConfig, parse_pod
-from golden.systolic import PodGeometry, PodLayout, pod_program, random_hbfp_operands
-from sim.common import cosim, simulators, tb_config_from_env
+from golden.stimulus import pod_operands
+from golden.systolic import PodGeometry, PodLayout, pod_program
+from sim.vlib import (
+    Bernoulli,
+    Bursts,
+    CosimRun,
+    Pattern,
+    Scoreboard,
+    StreamMonitor,
+    StreamSink,
+    StreamSource,
+    clock_and_reset,
+    cosim,
+    expect_quiet,
+    run_streams,
+    sim_param,
+    simulators,
+    tb_config_from_env,
+    tb_record,
+)
 
-
-def _cfg() -> dict:
-    return tb_config_from_env()
+#: Builds an idle / stall pattern from the run's generator (``None``: never idle / stalling).
+PatternFactory = Callable[[np.random.Generator], Pattern] | None
 
 
 def _geometry(cfg: dict) -> PodGeometry:
@@ -34,9 +56,30 @@ def _geometry(cfg: dict) -> PodGeometry:
 
 
 class PodTB:
-    """Driver (two sources), monitor (result sink), golden model and checker for one GEMM."""
+    """Driver (``w``, ``act`` sources), monitor (``res`` sink), model and checker of one GEMM.
 
-    def __init__(self, dut, cfg: dict, *, stall_p: float, seed: int, narrow: bool = False):
+    Parameters
+    ----------
+    dut:
+        cocotb handle of the pod.
+    cfg:
+        The runner's configuration (:func:`tb_config`).
+    seed:
+        Seeds the operands, then (same generator, in this order) the idle and stall patterns.
+    w_idle, act_idle:
+        Idle generators of the two input sources, each a factory ``rng -> Pattern`` (called
+        with the run's generator) or ``None`` (back to back).
+    res_stall:
+        Stall generator factory of the result sink, or ``None`` (always ready).
+    narrow:
+        Run in the run-time narrow mode (junk in the ignored upper mantissa bits).
+    watch_inputs:
+        Attach monitors to ``w`` and ``act`` (what the pod really took).
+    """
+
+    def __init__(self, dut: Any, cfg: dict, *, seed: int, w_idle: PatternFactory = None,
+                 act_idle: PatternFactory = None, res_stall: PatternFactory = None,
+                 narrow: bool = False, watch_inputs: bool = False):
         self.dut = dut
         self.cfg = cfg
         self.geo = _geometry(cfg)
@@ -46,166 +89,123 @@ class PodTB:
         M, N, K = cfg["gemm"]
         self.mnk = (M, N, K)
         # model: stimulus and expected beats, all precomputed
-        qa, ea, qw, ew = random_hbfp_operands(M, N, K, self.geo, rng, narrow=narrow)
-        if narrow:
-            # junk in the upper mantissa bits, which narrow mode must ignore (zeros stay zero so
-            # the N:M pattern holds)
-            nb = self.geo.narrow_mant_bits + 1
-            junk = rng.integers(0, 1 << (self.geo.mw - nb), size=qa.shape) << nb
-            qa = qa ^ junk
-            junk = rng.integers(0, 1 << (self.geo.mw - nb), size=qw.shape) << nb
-            qw = np.where(qw != 0, qw ^ junk, 0)
-        self.prog = pod_program(qa, ea, qw, ew, self.geo, narrow=narrow)
-        self.ready = (rng.random(1 << 20) >= stall_p).astype(int).tolist() if stall_p else None
-        self.words: list[int] = []
+        qa, ea, qw, ew = pod_operands(M, N, K, self.geo, rng, narrow=narrow)
+        self.prog = prog = pod_program(qa, ea, qw, ew, self.geo, narrow=narrow)
+        # drivers and monitors
+        self.w = StreamSource(dut, "w", prog.w_beats, idle=w_idle and w_idle(rng))
+        self.act = StreamSource(dut, "act", prog.act_beats, idle=act_idle and act_idle(rng))
+        self.res = StreamSink(dut, "res", len(prog.act_beats),
+                              stall=res_stall and res_stall(rng))
+        self.monitors = [StreamMonitor(dut, "w"), StreamMonitor(dut, "act")] if watch_inputs \
+            else []
+        # A stalling or idling bench is slower than the golden count, but not without bound.
+        slow = w_idle or act_idle or res_stall
+        self.timeout = (40 if slow else 4) * prog.cycles + 1000
         self.cycles = 0
         self.wall = 0.0
 
-    async def reset(self):
-        from cocotb.clock import Clock
-        from cocotb.triggers import RisingEdge
-
-        dut = self.dut
-        # cocotb ends a test's tasks with the test, so each test starts its own clock
-        Clock(dut.clk, 10, unit="ns").start()
-        dut.w__valid.value = 0
-        dut.act__valid.value = 0
-        dut.res__ready.value = 0
-        dut.w__payload.value = 0
-        dut.act__payload.value = 0
+    async def reset(self) -> None:
+        idle = {"w__valid": 0, "act__valid": 0, "res__ready": 0, "w__payload": 0,
+                "act__payload": 0}
         if self.geo.narrow_mant_bits is not None:
-            dut.narrow.value = int(self.narrow)
-        dut.rst.value = 1
-        for _ in range(3):
-            await RisingEdge(dut.clk)
-        dut.rst.value = 0
+            idle["narrow"] = int(self.narrow)
+        await clock_and_reset(self.dut, cycles=3, edge="rising", idle=idle)
 
-    async def run(self):
-        """Drive both sources as fast as accepted, take results per the ready pattern."""
-        from cocotb.triggers import ReadOnly, RisingEdge
-
-        dut, prog = self.dut, self.prog
-        wb, ab = prog.w_beats, prog.act_beats
-        nw, na = len(wb), len(ab)
-        ready = self.ready
-        clk = dut.clk
-        w_valid, w_ready, w_pay = dut.w__valid, dut.w__ready, dut.w__payload
-        a_valid, a_ready, a_pay = dut.act__valid, dut.act__ready, dut.act__payload
-        r_valid, r_ready, r_pay = dut.res__valid, dut.res__ready, dut.res__payload
-        words = self.words
-        limit = 4 * prog.cycles + 1000 if ready is None else 40 * prog.cycles + 1000
-        wi = ai = edge = 0
-        w_pay.value = wb[0]
-        a_pay.value = ab[0]
-        w_valid.value = 1
-        a_valid.value = 1
-        r_ready.value = 1 if ready is None else ready[0]
+    async def run(self) -> None:
+        """Stream the whole GEMM, then check that no extra result beat follows."""
         t0 = time.perf_counter()
-        while len(words) < na:
-            await ReadOnly()
-            w_fire = wi < nw and w_ready.value == 1
-            a_fire = ai < na and a_ready.value == 1
-            if r_valid.value == 1 and (ready is None or ready[edge]):
-                words.append(int(r_pay.value))
-            await RisingEdge(clk)
-            edge += 1
-            assert edge < limit, f"timeout after {edge} cycles: {len(words)}/{na} results"
-            if w_fire:
-                wi += 1
-                if wi < nw:
-                    w_pay.value = wb[wi]
-                else:
-                    w_valid.value = 0
-            if a_fire:
-                ai += 1
-                if ai < na:
-                    a_pay.value = ab[ai]
-                else:
-                    a_valid.value = 0
-            if ready is not None:
-                r_ready.value = ready[edge]
+        self.cycles = await run_streams(self.dut.clk, [self.w, self.act], [self.res],
+                                        self.monitors, timeout=self.timeout)
         self.wall = time.perf_counter() - t0
-        self.cycles = edge
-        # drain check: no extra beat may appear
-        r_ready.value = 1
-        for _ in range(self.geo.rows + self.geo.cols + 2):
-            await ReadOnly()
-            assert r_valid.value == 0, "result beat after the last expected one (duplicate?)"
-            await RisingEdge(clk)
+        await expect_quiet(self.dut.clk, [self.res], self.geo.rows + self.geo.cols + 2)
 
-    def check(self, *, check_cycles: bool):
+    def check(self, *, check_cycles: bool) -> None:
         prog, geo = self.prog, self.geo
-        d, e, last = PodLayout(geo).decode_res(self.words)
         C = geo.cols
+        sb = Scoreboard(f"pod {geo.rows}x{C} GEMM {'x'.join(map(str, self.mnk))}",
+                        seed=self.seed)
+        for src, mon in zip([self.w, self.act], self.monitors, strict=False):
+            # what the pod took on each input is exactly what the source had, once, in order
+            sb.compare(mon.words, src.beats, what=f"{src.name} beats taken", fmt=hex)
+        d, e, last = PodLayout(geo).decode_res(self.res.words)
         want_d = prog.psum.reshape(-1, C)
         want_e = prog.exp.reshape(-1, C)
-        assert d.shape == want_d.shape, f"{d.shape[0]} result beats, expected {want_d.shape[0]}"
-        bad = np.argwhere((d != want_d) | (e != want_e))
-        if len(bad):
-            lines = [f"beat {b} col {c}: got {d[b, c]}*2^{e[b, c]}, want {want_d[b, c]}"
-                     f"*2^{want_e[b, c]}" for b, c in bad[:8].tolist()]
-            raise AssertionError(f"seed {self.seed}: {len(bad)}/{d.size} mismatches\n"
-                                 + "\n".join(lines))
-        nbad = int((last != prog.expected_last).sum())
-        assert nbad == 0, f"seed {self.seed}: {nbad} wrong last flags"
+        n = min(len(d), len(want_d))
+        sb.expect(len(d) == len(want_d), f"{len(d)} result beats, expected {len(want_d)}")
+        # one item per (beat, column): value and exponent; over the common prefix, so a lost or
+        # extra beat still shows where the stream diverged
+        sb.compare(np.stack([d[:n].ravel(), e[:n].ravel()], axis=1),
+                   np.stack([want_d[:n].ravel(), want_e[:n].ravel()], axis=1),
+                   what="results (psum, exp)", describe=lambda i: f"beat {i // C} col {i % C}")
+        sb.compare(last[:n], prog.expected_last[:n], what="last flags")
         if check_cycles:
-            assert self.cycles == prog.cycles, (
-                f"seed {self.seed}: measured {self.cycles} cycles, golden.systolic.cycles says "
-                f"{prog.cycles}")
+            sb.expect(self.cycles == prog.cycles,
+                      f"measured {self.cycles} cycles, golden.systolic.cycles says {prog.cycles}")
+        sb.check()
 
-    def report(self, name: str):
-        out = os.environ.get("SQGEN_TB_OUT")
-        if not out:
-            return
+    def report(self, name: str) -> None:
         M, N, K = self.mnk
-        rec = {"test": name, "gemm": [M, N, K], "cycles": self.cycles,
-               "wall_s": self.wall, "macs": M * N * K,
-               "macs_per_wall_s": M * N * K / self.wall if self.wall else None,
-               "cycles_per_wall_s": self.cycles / self.wall if self.wall else None}
-        p = Path(out)
-        recs = json.loads(p.read_text()) if p.exists() else []
-        recs.append(rec)
-        p.write_text(json.dumps(recs, indent=1))
+        tb_record({"test": name, "gemm": [M, N, K], "cycles": self.cycles,
+                   "wall_s": self.wall, "macs": M * N * K,
+                   "macs_per_wall_s": M * N * K / self.wall if self.wall else None,
+                   "cycles_per_wall_s": self.cycles / self.wall if self.wall else None})
 
 
-try:
-    import cocotb
+@cocotb.test()
+async def cocotb_pod_gemm(dut):
+    """A tiled GEMM, back to back, sink always ready: bit-exact and exactly ``cycles(...)``."""
+    cfg = tb_config_from_env()
+    tb = PodTB(dut, cfg, seed=cfg["seed"])
+    await tb.reset()
+    await tb.run()
+    tb.check(check_cycles=True)
+    tb.report("gemm")
 
-    @cocotb.test()
-    async def cocotb_pod_gemm(dut):
-        """A tiled GEMM, sink always ready: bit-exact and exactly ``cycles(...)`` long."""
-        cfg = _cfg()
-        tb = PodTB(dut, cfg, stall_p=0.0, seed=cfg["seed"])
-        await tb.reset()
-        await tb.run()
-        tb.check(check_cycles=True)
-        tb.report("gemm")
 
-    @cocotb.test()
-    async def cocotb_pod_backpressure(dut):
-        """The result sink stalls randomly (40 %): nothing lost, duplicated or reordered."""
-        cfg = _cfg()
-        if not cfg.get("backpressure", True):
-            return
-        tb = PodTB(dut, cfg, stall_p=0.4, seed=cfg["seed"] + 1)
-        await tb.reset()
-        await tb.run()
-        tb.check(check_cycles=False)
-        assert tb.cycles > tb.prog.cycles, "a stalling sink cannot be faster"
+@cocotb.test()
+async def cocotb_pod_backpressure(dut):
+    """The result sink stalls randomly (40 %): nothing lost, duplicated or reordered."""
+    cfg = tb_config_from_env()
+    if not cfg.get("backpressure", True):
+        return
+    tb = PodTB(dut, cfg, seed=cfg["seed"] + 1, res_stall=lambda rng: Bernoulli(0.4, rng))
+    await tb.reset()
+    await tb.run()
+    tb.check(check_cycles=False)
+    assert tb.cycles > tb.prog.cycles, "a stalling sink cannot be faster"
 
-    @cocotb.test()
-    async def cocotb_pod_narrow(dut):
-        """Run-time narrow mode (pods with a narrow format): upper mantissa bits ignored."""
-        cfg = _cfg()
-        if cfg.get("narrow_mant_bits") is None:
-            return
-        tb = PodTB(dut, cfg, stall_p=0.0, seed=cfg["seed"] + 2, narrow=True)
-        await tb.reset()
-        await tb.run()
-        tb.check(check_cycles=True)
 
-except ImportError:  # pragma: no cover - cocotb is a core dependency
-    pass
+@cocotb.test()
+async def cocotb_pod_idle_gaps(dut):
+    """Random idle gaps on both inputs and result stalls, nothing lost, duplicated or reordered.
+
+    ``w`` idles at random (30 % of its free cycles), ``act`` in bursts (runs of ~6 beats, pauses
+    of ~3 cycles), ``res`` stalls in bursts (ready for ~5 cycles, stalled for ~3). Every result
+    bit-exact and in order, and (input monitors) every input beat taken exactly once, in order.
+    """
+    cfg = tb_config_from_env()
+    if not cfg.get("backpressure", True):
+        return
+    tb = PodTB(dut, cfg, seed=cfg["seed"] + 3, w_idle=lambda rng: Bernoulli(0.3, rng),
+               act_idle=lambda rng: Bursts(6, 3, rng), res_stall=lambda rng: Bursts(5, 3, rng),
+               watch_inputs=True)
+    await tb.reset()
+    await tb.run()
+    tb.check(check_cycles=False)
+    assert sum(tb.w.gaps) and sum(tb.act.gaps), "no idle gap was inserted"
+    assert tb.cycles > tb.prog.cycles, "an idling source cannot be faster"
+
+
+@cocotb.test()
+async def cocotb_pod_narrow(dut):
+    """Run-time narrow mode (pods with a narrow format): upper mantissa bits ignored."""
+    cfg = tb_config_from_env()
+    if cfg.get("narrow_mant_bits") is None:
+        return
+    tb = PodTB(dut, cfg, seed=cfg["seed"] + 2, narrow=True)
+    await tb.reset()
+    await tb.run()
+    tb.check(check_cycles=True)
 
 
 # ---- pytest runner --------------------------------------------------------------------------
@@ -220,40 +220,39 @@ CONFIGS = [
 ]
 
 
-def _params():
+def _params() -> list:
+    # the slow (32x32) configuration runs on Verilator only
+    return [sim_param(sim, (cid, pod, fmt, sp, gemm), cid=cid, slow=slow)
+            for cid, pod, fmt, sp, gemm, slow in CONFIGS for sim in simulators()
+            if not slow or sim == "verilator"]
 
-    out = []
-    for cid, pod, fmt, sp, gemm, slow in CONFIGS:
-        for sim in simulators():
-            if slow and sim != "verilator":
-                continue
-            marks = [pytest.mark.sim] + ([pytest.mark.slow] if slow else [])
-            out.append(pytest.param(sim, (cid, pod, fmt, sp, gemm), marks=marks,
-                                    id=f"{sim}-{cid}"))
-    return out
+
+def tb_config(dc: DesignConfig, gemm: tuple[int, int, int], *, seed: int,
+              backpressure: bool = True) -> dict:
+    """The JSON the cocotb side gets for a pod design point and a GEMM (tests and bench)."""
+    p = pod_config(dc)
+    return {"rows": dc.rows, "cols": dc.cols, "mant_bits": dc.mant_bits,
+            "acc_width": dc.acc_width, "block": p["block_size"], "sparsity": list(p["sparsity"]),
+            "narrow_mant_bits": dc.narrow_mant_bits, "gemm": list(gemm), "seed": seed,
+            "backpressure": backpressure}
 
 
 def build_and_run(sim: str, cid: str, pod: str, fmt: str, sp: str | None,
                   gemm: tuple[int, int, int], *, seed: int, backpressure: bool = True,
-                  report: str | None = None) -> None:
-    """Generate the pod, write it under build/sim/pod/<sim>-<cid>/ and run the cocotb tests."""
+                  block: str = "pod", testcase: str | None = None,
+                  report: bool = False) -> CosimRun:
+    """Generate the pod, write it under build/sim/<block>/<sim>-<cid>/ and run the cocotb tests.
 
+    The pytest runner and the bench (``studies/bench/bench_pod.py``) both come through here.
+    """
     rows, cols = parse_pod(pod)
     fmt, _, narrow = fmt.partition(":")
     dc = DesignConfig(rows=rows, cols=cols, format=fmt, sparsity=sp,
                       narrow_format=narrow or None)
     design = generate_pod(dc)
-    p = pod_config(dc)
-    tb_cfg = {"rows": rows, "cols": cols, "mant_bits": dc.mant_bits,
-              "acc_width": dc.acc_width, "block": p["block_size"], "sparsity": list(p["sparsity"]),
-              "narrow_mant_bits": dc.narrow_mant_bits, "gemm": list(gemm), "seed": seed,
-              "backpressure": backpressure}
-    env = {}
-    if report:
-        Path(report).unlink(missing_ok=True)
-        env["SQGEN_TB_OUT"] = str(report)
-    cosim(design, sim=sim, block="pod", cid=cid, tb_cfg=tb_cfg, test_module="sim.tb_pod",
-          extra_env=env)
+    return cosim(design, sim=sim, block=block, cid=cid,
+                 tb_cfg=tb_config(dc, gemm, seed=seed, backpressure=backpressure),
+                 test_module="sim.tb_pod", testcase=testcase, report=report)
 
 
 @pytest.mark.parametrize("sim,cfg", _params())

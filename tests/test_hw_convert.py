@@ -16,9 +16,9 @@ from amaranth.sim import Simulator
 
 from gen.config import ConfigError
 from golden import arith_fp as G
+from golden.stimulus import convert_directed, convert_random
 from hw import convert as H
 from hw.convert import FP32ToHBFP
-from sim.tb_convert import convert_directed, convert_random
 
 
 def ref_block(bits, m: int, offs=None, ob: int = 8):

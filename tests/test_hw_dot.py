@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from gen.config import ConfigError, min_acc_width
 from golden.arith_dot import RESET_EXP, block_sums, dot_blocks, dot_value
 from golden.facts import EXP_WIDTH, PROD_EXP_WIDTH
+from golden.stimulus import DotStim, dot_stim
 from hw.dot import HBFPDot, register_cuts, tree_levels
-from sim.tb_dot import make_stim
 
 # ---- parameters ----------------------------------------------------------------------------
 
@@ -231,7 +231,7 @@ def test_amaranth_stream_matches_golden(lanes, mb, n, extra, pipe):
     aw = min_acc_width(mb, lanes) + extra
     dut = HBFPDot(lanes=lanes, mant_bits=mb, acc_width=aw, pipeline=pipe, narrow_mant_bits=n)
     seed = 1000 + lanes * 31 + mb * 7 + pipe
-    stim = make_stim(lanes, mb, n, aw, 250, seed, valid_rate=0.7)
+    stim = dot_stim(lanes, mb, n, aw, 250, seed, valid_rate=0.7)
     gv, ga, ge = simulate(dut, stim)
     exp_acc, exp_exp = stim.expected(mant_bits=mb, acc_width=aw, narrow_mant_bits=n)
     want_v = np.zeros(len(gv), dtype=bool)
@@ -254,8 +254,6 @@ def test_amaranth_stream_matches_golden(lanes, mb, n, extra, pipe):
 
 def test_amaranth_full_exponent_port_range():
     """Exponents beyond HBFP's [-125, 128] (any 9-bit value) agree with golden, wrap included."""
-    from sim.tb_dot import DotStim
-
     lanes, mb, n, aw = 3, 6, 2, min_acc_width(6, 3) + 2
     rng = np.random.default_rng(11)
     t = 120

@@ -13,9 +13,8 @@ from amaranth.sim import Simulator
 
 from gen.config import ConfigError
 from golden.arith_fp import CANONICAL_NAN, fp32_add_ftz, fp32_mac_sequence, fp32_mul_ftz
+from golden.stimulus import mac_directed, mac_random, random_f32
 from hw.fp32mac import FP32MAC
-from sim.tb_convert import random_f32
-from sim.tb_fp32mac import mac_directed, mac_random
 
 
 def _val(b: int) -> float:

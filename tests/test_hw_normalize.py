@@ -13,8 +13,8 @@ from amaranth.sim import Simulator
 
 from gen.config import ConfigError
 from golden.arith_fp import normalize
+from golden.stimulus import normalize_directed, normalize_random
 from hw.normalize import HBFPToFP32
-from sim.tb_normalize import normalize_directed, normalize_random
 
 
 def ref_normalize(acc: int, exp: int, fb: int) -> int:

@@ -1,8 +1,8 @@
 # amaranth: UnusedElaboratable=no
 """Fast tests of the N:M sparse hardware and its golden twin (Amaranth simulator, no cocotb).
 
-The stimulus generators are the cocotb benches' own (``sim.tb_decoder.make_stim``,
-``sim.tb_sparsedot.make_stim``), so the fast suite and the co-simulations exercise the same
+The stimulus generators are the cocotb benches' own (``golden.stimulus.decoder_stim``,
+``golden.stimulus.sparsedot_stim``), so the fast suite and the co-simulations exercise the same
 vectors: really pruned random weights, directed edge/short/all-zero groups, corrupted metadata.
 """
 
@@ -17,9 +17,9 @@ from amaranth.sim import Simulator
 from gen.config import ConfigError
 from golden import nm_hw
 from golden.sparsity import nm_compress, nm_decompress, nm_prune
+from golden.stimulus import decoder_stim, sparsedot_stim
 from hw.decoder import NMDecoder
 from hw.sparsedot import SparseHBFPDot
-from sim import tb_decoder, tb_sparsedot
 
 # ---------------------------------------------------------------------------------------------
 # golden twin against straightforward loops
@@ -48,7 +48,7 @@ def _loop_violation(idx, n, m):
                                  (15, 16), (5, 16)])
 def test_golden_decoder_matches_loops(n, m):
     groups = 3
-    stim = tb_decoder.make_stim(n, m, groups, 6, 60, seed=11 * m + n, corrupt_rate=0.3,
+    stim = decoder_stim(n, m, groups, 6, 60, seed=11 * m + n, corrupt_rate=0.3,
                                 clear_rate=0.1)
     sel, viol, err = stim.expected(n, m)
     assert np.array_equal(sel, _loop_select(stim.act, stim.idx, n, m))
@@ -171,7 +171,7 @@ def test_decoder_pysim(n, m, groups, packed, reg):
     assert dut.latency == int(reg) and dut.lanes == groups * n and dut.index_bits == max(
         1, (m - 1).bit_length())
     seed = 100 * m + n
-    stim = tb_decoder.make_stim(n, m, groups, width, 80, seed, corrupt_rate=0.08,
+    stim = decoder_stim(n, m, groups, width, 80, seed, corrupt_rate=0.08,
                                 clear_rate=0.05)
     sel, viol, err = stim.expected(n, m)
     gv, ge, ga = _sim_decoder(dut, stim)
@@ -249,7 +249,7 @@ def test_sparsedot_pysim(n, m, block, mb, narrow, pipe, packed, dreg, corrupt):
     p = {"n": n, "m": m, "block": block, "lanes": dut.lanes, "mant_bits": mb,
          "narrow_mant_bits": narrow, "acc_width": acc, "latency": dut.latency,
          "packed24": packed, "seed": 31 * m + n}
-    stim = tb_sparsedot.make_stim(p, 60, p["seed"], corrupt_rate=corrupt,
+    stim = sparsedot_stim(p, 60, p["seed"], corrupt_rate=corrupt,
                                   clear_rate=0.05 if corrupt else 0.0)
     acc_e, exp_e, err_e = stim.expected(p)  # also asserts decoded == decompressed golden
     got, errs = _sim_sparsedot(dut, p, stim)

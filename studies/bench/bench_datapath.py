@@ -3,7 +3,8 @@
 Drives the generated 16-lane HBFP6 dot unit (HBFP4 narrow mode, 2 pipeline stages) with
 back-to-back random blocks, one whole block per clock, using ``sim/tb_dot.py``'s
 ``cocotb_dot_bench`` (stimulus and expected values precomputed vectorized, per-cycle Python only
-assigns ints and reads three outputs, bulk check at the end). Reports block vectors per second of
+assigns ints and reads three outputs, bulk check at the end), through the same runner entry as
+the tests (:func:`sim.common.cosim`). Reports block vectors per second of
 the drive loop on each simulator, the Verilator/Icarus ratio and the Verilator build time.
 
 It also reports the switching-activity model behind the narrow mode's saving (docs/dot.md):
@@ -15,15 +16,11 @@ Environment: ``SQGEN_BENCH_BLOCKS`` overrides the block count per simulator (def
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import time
-from pathlib import Path
 
 import numpy as np
 
-from sim.common import BUILD, VERILATOR_BUILD_ARGS
+from sim.common import cosim
 from sim.tb_dot import tb_config
 
 LANES, MANT, NARROW, PIPE = 16, 5, 3, 2
@@ -31,36 +28,19 @@ SEED = 9001
 
 
 def _run_sim(sim: str, n_blocks: int, packed: bool) -> dict:
-    from cocotb_tools.check_results import get_results
-    from cocotb_tools.runner import get_runner
-
     design, cfg, top = tb_config("bench", LANES, MANT, NARROW, None, PIPE, SEED, packed=packed,
                                  n_random=n_blocks)
-    build = BUILD.parent / "bench" / "dot" / f"{sim}-{'packed' if packed else 'ports'}"
-    # A fresh directory every time: a reused Verilator object tree would make the reported
-    # build time meaningless.
-    shutil.rmtree(build, ignore_errors=True)
-    paths = design.write_sources(build / "rtl")
-    out = build / "bench.json"
-    out.unlink(missing_ok=True)
-    cfg["bench_out"] = str(out)
-    runner = get_runner(sim)
-    t0 = time.perf_counter()
-    runner.build(sources=[str(p) for p in paths], hdl_toplevel=top, build_dir=build,
-                 build_args=list(VERILATOR_BUILD_ARGS) if sim == "verilator" else [],
-                 timescale=("1ns", "1ps"), always=True, log_file=build / "build.log")
-    t_build = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    results = runner.test(hdl_toplevel=top, test_module="sim.tb_dot", build_dir=build,
-                          test_dir=build, testcase="cocotb_dot_bench",
-                          extra_env={"SQGEN_TB_CFG": json.dumps(cfg)},
-                          log_file=build / "test.log")
-    t_test = time.perf_counter() - t0
-    n, failed = get_results(Path(results))
-    if n == 0 or failed:
-        raise RuntimeError(f"{sim}: dot bench co-simulation failed ({failed}/{n}), see {build}")
-    res = json.loads(out.read_text())
-    res.update(build_s=t_build, test_s=t_test, rate=res["blocks"] / res["seconds"])
+    cfg["bench"] = True
+    # A fresh build every time: a reused Verilator object tree would make the reported build
+    # time meaningless. Same entry as the co-simulation tests (sim.common.cosim).
+    run = cosim(design, sim=sim, block="bench_dot", cid="packed" if packed else "ports",
+                tb_cfg=cfg, top=top, test_module="sim.tb_dot", testcase="cocotb_dot_bench",
+                fresh=True, quiet=True, report=True)
+    if not run.records:
+        raise RuntimeError(f"{sim}: dot bench co-simulation reported nothing, see "
+                           f"{run.build_dir}")
+    res = dict(run.records[-1])
+    res.update(build_s=run.build_s, test_s=run.test_s, rate=res["blocks"] / res["seconds"])
     return res
 
 
@@ -104,7 +84,8 @@ def main() -> None:
     print(f"dot unit: {LANES} lanes, m={MANT} (hbfp6) with n={NARROW} (hbfp4) narrow mode, "
           f"pipeline {PIPE}; {n_blocks} back-to-back random blocks per simulator, bulk-checked")
     for packed, what in ((True, "packed-bus harness (1 write + 1 read per clock)"),
-                         (False, f"per-port driver ({2 * LANES + 4} writes + 3 reads per clock)")):
+                         (False, f"per-port driver (up to {2 * LANES + 4} writes, only changed "
+                                "ports, + 3 reads per clock)")):
         print(f"{what}:")
         rates = {}
         for sim in ("icarus", "verilator"):

@@ -3,19 +3,15 @@ wall-second under cocotb, and utilization of real layers against SCALE-Sim's WS 
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from gen.cmd_pod import generate_pod, pod_config
-from gen.config import DesignConfig, parse_pod
 from golden.systolic import layer_table
-from sim.common import BUILD, VERILATOR_BUILD_ARGS
-
-ROOT = Path(__file__).resolve().parent.parent
+from sim import tb_pod
+from sim.common import ROOT
 
 
 def gen_wall(pod: str) -> float:
@@ -29,33 +25,17 @@ def gen_wall(pod: str) -> float:
 
 
 def cocotb_gemm(pod: str, fmt: str, gemm: tuple[int, int, int], seed: int = 77) -> dict:
-    """Verilator build time and one always-ready GEMM's simulated MACs per wall-second."""
-    from cocotb_tools.runner import get_runner
+    """Verilator build time and one always-ready GEMM's simulated MACs per wall-second.
 
-    rows, cols = parse_pod(pod)
-    dc = DesignConfig(rows=rows, cols=cols, format=fmt)
-    design = generate_pod(dc)
-    p = pod_config(dc)
-    build = BUILD / "bench_pod" / f"verilator-{pod}"
-    paths = [str(p) for p in design.write_sources(build / "rtl")]
-    report = build / "report.json"
-    report.unlink(missing_ok=True)
-    runner = get_runner("verilator")
-    t0 = time.perf_counter()
-    runner.build(sources=paths, hdl_toplevel=design.top, build_dir=build,
-                 build_args=list(VERILATOR_BUILD_ARGS), timescale=("1ns", "1ps"),
-                 always=True)
-    build_s = time.perf_counter() - t0
-    tb_cfg = {"rows": rows, "cols": cols, "mant_bits": dc.mant_bits, "acc_width": dc.acc_width,
-              "block": p["block_size"], "sparsity": list(p["sparsity"]),
-              "narrow_mant_bits": None, "gemm": list(gemm), "seed": seed, "backpressure": False}
-    runner.test(hdl_toplevel=design.top, test_module="sim.tb_pod", build_dir=build,
-                test_dir=build, testcase="cocotb_pod_gemm",
-                extra_env={"SQGEN_TB_CFG": json.dumps(tb_cfg), "SQGEN_TB_OUT": str(report)})
-    recs = json.loads(report.read_text()) if report.exists() else []
-    if not recs:
+    Runs ``sim/tb_pod.py``'s ``cocotb_pod_gemm`` through the same entry as the co-simulation
+    tests (:func:`sim.tb_pod.build_and_run`), under ``build/sim/bench_pod/verilator-<pod>``.
+    """
+    run = tb_pod.build_and_run("verilator", pod, pod, fmt, None, gemm, seed=seed,
+                               backpressure=False, block="bench_pod",
+                               testcase="cocotb_pod_gemm", report=True)
+    if not run.records:
         raise RuntimeError(f"cocotb GEMM on {pod} produced no report (failed?)")
-    return {"pod": pod, "build_s": build_s, **recs[-1]}
+    return {"pod": pod, "build_s": run.build_s, **run.records[-1]}
 
 
 def utilization_table(rows: int = 32, cols: int = 32) -> str:
