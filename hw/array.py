@@ -30,7 +30,12 @@ from hw.hier import place
 from hw.pe import PE
 from hw.signatures import ActBus, PsumBus, WeightWrite
 
-__all__ = ["Row", "Array"]
+__all__ = ["Row", "Array", "FLAT_ROW", "FLAT_ARRAY"]
+
+#: Rows of up to FLAT_ROW PEs and arrays of up to FLAT_ARRAY rows are written flat (the PEs or
+#: rows instantiated directly): they convert quickly and simulate fastest. Beyond, doubling.
+FLAT_ROW = 32
+FLAT_ARRAY = 16
 
 
 def _check(arith: object, sel: int, **dims: int) -> None:
@@ -93,14 +98,12 @@ class Row(Block):
 
     def children(self) -> dict[str, Callable[[], Block]]:
         """Role -> factory of each distinct child (for :func:`gen.hier.emit_hierarchy`)."""
-        if self.cols == 1:
-            return {"pe": self._factory(1)[1]}
-        return {k: f for k, f, _ in map(self._factory, binary_pieces(self.cols))}
+        return {k: f for k, f, _ in map(self._factory, binary_pieces(self.cols, FLAT_ROW))}
 
     def elaborate(self, platform):  # noqa: ARG002
         m = Module()
         ow, aw, ib = self.arith.operand_shape.width, self.arith.acc_shape.width, _ib(self.sel)
-        pieces = [1] if self.cols == 1 else binary_pieces(self.cols)
+        pieces = binary_pieces(self.cols, FLAT_ROW)
         act = wiring.flipped(self.in_act)
         c0 = 0
         for i, n in enumerate(pieces):
@@ -175,13 +178,11 @@ class Array(Block):
                 Array.signature_of(rows=n, cols=C, arith=a, sel=s))
 
     def children(self) -> dict[str, Callable[[], Block]]:
-        if self.rows == 1:
-            return {f"row{self.cols}": self._factory(1)[1]}
-        return {k: f for k, f, _ in map(self._factory, binary_pieces(self.rows))}
+        return {k: f for k, f, _ in map(self._factory, binary_pieces(self.rows, FLAT_ARRAY))}
 
     def elaborate(self, platform):  # noqa: ARG002
         m = Module()
-        pieces = [1] if self.rows == 1 else binary_pieces(self.rows)
+        pieces = binary_pieces(self.rows, FLAT_ARRAY)
         psum = wiring.flipped(self.in_psum)
         r0 = 0
         for i, n in enumerate(pieces):

@@ -29,18 +29,41 @@ from golden.facts import ParamError, check_index
 from hw.block import Block
 from hw.hier import place
 
-__all__ = ["Delay", "Skew", "binary_pieces"]
+__all__ = ["Delay", "Skew", "binary_pieces", "FLAT_DELAY", "FLAT_SKEW"]
+
+#: Up to these sizes a delay line / skew is written flat (one shift register per lane): small
+#: modules convert quickly anyway, and a flat line simulates fastest (every module boundary
+#: and copied bus costs Icarus and Verilator time). Larger ones are built by doubling.
+FLAT_DELAY = 32
+FLAT_SKEW = 32
+#: ... and a flat delay line stays within this many bits (one register signal; Amaranth's
+#: netlist numbers a cell's bits in 16 bits).
+FLAT_BITS = 1 << 14
 
 
-def binary_pieces(n: int) -> list[int]:
+def binary_pieces(n: int, flat: int = 1) -> list[int]:
     """Split ``n`` into the parts one doubling level builds it from.
 
-    A power of two ``n >= 2`` is two halves; any other ``n`` is its binary decomposition,
-    largest part first (``6 -> [4, 2]``, ``5 -> [4, 1]``).
+    Up to ``flat``, ``n`` leaves of size 1 (the level is written flat). Otherwise a power of
+    two is two halves and any other ``n`` its binary decomposition, largest part first
+    (``6 -> [4, 2]``, ``5 -> [4, 1]``).
     """
+    if n <= flat:
+        return [1] * n
     if n & (n - 1) == 0:
-        return [n // 2, n // 2] if n > 1 else [1]
+        return [n // 2, n // 2]
     return [1 << b for b in range(n.bit_length() - 1, -1, -1) if n >> b & 1]
+
+
+def _shift_line(m: Module, value, depth: int, en, name: str):
+    """``depth`` enabled registers in one wide signal (newest at the LSBs); returns the oldest."""
+    if depth == 0:
+        return value
+    w = len(value)
+    line = Signal(depth * w, name=name, reset_less=True)
+    with m.If(en):
+        m.d.sync += line.eq(Cat(value, line[: (depth - 1) * w]) if depth > 1 else value)
+    return line[(depth - 1) * w:]
 
 
 def _lanes_signature(width: int) -> wiring.Signature:
@@ -73,18 +96,22 @@ class Delay(Block):
     def _make(self, depth: int) -> Callable[[], Delay]:
         return lambda: Delay(depth=depth, width=self.width, prefix=self.prefix)
 
+    @property
+    def flat(self) -> bool:
+        """Written as one shift register (else built by doubling)."""
+        return self.depth == 1 or (self.depth <= FLAT_DELAY
+                                   and self.depth * self.width <= FLAT_BITS)
+
     def children(self) -> dict[str, Callable[[], Block]]:
-        if self.depth == 1:
+        if self.flat:
             return {}
         return {f"delay{d}x{self.width}": self._make(d) for d in binary_pieces(self.depth)}
 
     def elaborate(self, platform):  # noqa: ARG002
         m = Module()
-        if self.depth == 1:
-            r = Signal(self.width, name="stage", reset_less=True)
-            with m.If(self.en):
-                m.d.sync += r.eq(self.in_data)
-            m.d.comb += self.out_data.eq(r)
+        if self.flat:
+            m.d.comb += self.out_data.eq(_shift_line(m, self.in_data, self.depth, self.en,
+                                                     "line"))
             return m
         prev = self.in_data
         sig = _lanes_signature(self.width)
@@ -142,9 +169,10 @@ class Skew(Block):
         }
 
     def children(self) -> dict[str, Callable[[], Block]]:
+        if self.lanes <= FLAT_SKEW:
+            return {}
         # Skew(1) is a plain wire: never a module of its own.
-        return {k: f for k, f in self._parts().items() if k != f"skew1x{self.width}"
-                } if self.lanes > 1 else {}
+        return {k: f for k, f in self._parts().items() if k != f"skew1x{self.width}"}
 
     def _place(self, m: Module, name: str, key: str, width: int) -> wiring.PureInterface:
         mod = None if self.prefix is None else f"{self.prefix}_{key}"
@@ -153,8 +181,10 @@ class Skew(Block):
     def elaborate(self, platform):  # noqa: ARG002
         m = Module()
         n, w = self.lanes, self.width
-        if n == 1:
-            m.d.comb += self.out_data.eq(self.in_data)
+        if n <= FLAT_SKEW:
+            m.d.comb += self.out_data.eq(Cat(*(
+                _shift_line(m, self.in_data[i * w:(i + 1) * w], i, self.en, f"lane{i}")
+                for i in range(n))))
             return m
         h = self.split
         delay = self._place(m, "shift", f"delay{h}x{(n - h) * w}", (n - h) * w)
