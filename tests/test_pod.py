@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from amaranth.hdl import ClockDomain, Module
 from amaranth.sim import Simulator
 
 from golden.systolic import PodGeometry, PodLayout, pod_program, random_hbfp_operands
@@ -205,3 +206,92 @@ def test_narrow_switch_at_every_point(sp, first_narrow):
         words, _ = run_pod(geo, _two_gemms(geo, progs), modes=modes,
                            narrow=lambda e, s=s: first_narrow == (e < s))
         _check_two(geo, list(zip(ops, folds, strict=True)), words, modes)
+
+
+# ---- what the docs promise about the stall and the reset ----------------------------------
+def _drive(dut, ctx, w=None, act=None, ready=0):
+    ctx.set(dut.w.valid, int(w is not None))
+    ctx.set(dut.w.payload.as_value(), w or 0)
+    ctx.set(dut.act.valid, int(act is not None))
+    ctx.set(dut.act.payload.as_value(), act or 0)
+    ctx.set(dut.res.ready, ready)
+
+
+def test_res_ready_low_stalls_only_once_a_result_waits():
+    """README/docs/pod.md: res.ready = 0 does not freeze the array at once; it keeps advancing
+    until a result waits in the result register: exactly R + C - 1 act beats get in."""
+    geo = PodGeometry(3, 2, 5, acc_width=20, block_size=3)
+    rng = np.random.default_rng(5)
+    prog = pod_program(*random_hbfp_operands(12, 2, 3, geo, rng), geo)
+    dut = Pod(rows=3, cols=2, mant_bits=5, acc_width=20)
+    taken = {}
+
+    async def tb(ctx):
+        wi = ai = 0
+        for _ in range(60):
+            w = prog.w_beats[wi] if wi < len(prog.w_beats) else None
+            a = prog.act_beats[ai] if ai < len(prog.act_beats) else None
+            _drive(dut, ctx, w, a, ready=0)
+            wf = w is not None and ctx.get(dut.w.ready)
+            af = a is not None and ctx.get(dut.act.ready)
+            await ctx.tick()
+            wi, ai = wi + int(wf), ai + int(af)
+        taken["act"] = ai
+        taken["valid"] = ctx.get(dut.res.valid)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(tb)
+    sim.run()
+    assert taken == {"act": 3 + 2 - 1, "valid": 1}
+
+
+def test_one_reset_edge_mid_gemm_then_a_fresh_gemm_is_exact():
+    """docs/pod.md "Reset": one rising edge with rst = 1 (valid inputs low) clears the control
+    state; the datapath registers need no reset. A GEMM after a reset mid-GEMM is bit-exact."""
+    geo = PodGeometry(2, 3, 5, acc_width=20, block_size=2)
+    rng = np.random.default_rng(9)
+    first = pod_program(*random_hbfp_operands(5, 4, 5, geo, rng), geo)
+    second = pod_program(*random_hbfp_operands(4, 3, 3, geo, rng), geo)
+    dut = Pod(rows=2, cols=3, mant_bits=5, acc_width=20)
+    top = Module()
+    top.domains.sync = cd = ClockDomain("sync")
+    top.submodules.pod = dut
+    out: list[int] = []
+
+    async def tb(ctx):
+        wi = ai = 0
+        for _ in range(9):  # part of the first GEMM
+            w = first.w_beats[wi] if wi < len(first.w_beats) else None
+            a = first.act_beats[ai] if ai < len(first.act_beats) else None
+            _drive(dut, ctx, w, a, ready=1)
+            wf = w is not None and ctx.get(dut.w.ready)
+            af = a is not None and ctx.get(dut.act.ready)
+            await ctx.tick()
+            wi, ai = wi + int(wf), ai + int(af)
+        assert 0 < ai < len(first.act_beats)
+        _drive(dut, ctx)
+        ctx.set(cd.rst, 1)
+        await ctx.tick()
+        ctx.set(cd.rst, 0)
+        assert not ctx.get(dut.res.valid) and not ctx.get(dut.act.ready)
+        assert ctx.get(dut.w.ready)
+        wi = ai = 0
+        for _ in range(400):
+            if len(out) == len(second.act_beats):
+                break
+            w = second.w_beats[wi] if wi < len(second.w_beats) else None
+            a = second.act_beats[ai] if ai < len(second.act_beats) else None
+            _drive(dut, ctx, w, a, ready=1)
+            wf = w is not None and ctx.get(dut.w.ready)
+            af = a is not None and ctx.get(dut.act.ready)
+            if ctx.get(dut.res.valid):
+                out.append(ctx.get(dut.res.payload.as_value()))
+            await ctx.tick()
+            wi, ai = wi + int(wf), ai + int(af)
+
+    sim = Simulator(top)
+    sim.add_clock(1e-6)
+    sim.add_testbench(tb)
+    sim.run()
+    check(geo, second, out)
