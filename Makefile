@@ -23,11 +23,12 @@ NARROW   ?=
 PIPELINE ?=
 ROUNDING ?=
 DIR      ?=
+CLOCK_NS ?=
 LIBERTY  ?=
 OUT      ?=
 export WAVES
 
-.PHONY: help venv gen lint-rtl test sim regress bench area provisioning interplay lint clean ensure-iverilog
+.PHONY: help venv gen lint-rtl timing ensure-opensta test sim regress bench area provisioning interplay lint clean ensure-iverilog
 
 help:
 	@echo "make gen POD=32x32 [FMT=hbfp6] [BLOCK=32] [SPARSITY=2:4] [CONFIG=configs/x.yaml]"
@@ -37,6 +38,7 @@ help:
 	@echo "make regress                   long regressions (marked slow), e.g. 32x32 pod"
 	@echo "make bench                     speed / throughput figures"
 	@echo "make area TARGET=pod|dot|convert|normalize|fp32mac|sparsedot|decoder|int8mac [POD=8x8 FMT= SPARSITY= LIBERTY=]"
+	@echo "make timing TARGET=pod POD=8x8 FMT=hbfp6 [LIBERTY=] [CLOCK_NS=]  OpenSTA Fmax, build/timing/"
 	@echo "make provisioning              build/reports/provisioning.md"
 	@echo "make interplay                 build/reports/interplay/report.md"
 
@@ -66,10 +68,20 @@ ensure-iverilog:
 	  fi; \
 	fi
 
+ensure-opensta:
+	@if ! command -v sta >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing OpenSTA (apt-get install -y opensta)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq opensta >/dev/null; \
+	  else \
+	    echo "OpenSTA is missing. Run:  sudo apt-get install -y opensta" >&2; exit 1; \
+	  fi; \
+	fi
+
 # ---- main job ------------------------------------------------------------------------------
 # The design-point variables reach the CLI through the environment (gen.cli.apply_make_env),
 # never through the shell command line, so no value can break the command or inject a flag.
-export POD FMT BLOCK SPARSITY CONFIG ACC OUT TARGET LIBERTY NARROW PIPELINE ROUNDING DIR
+export POD FMT BLOCK SPARSITY CONFIG ACC OUT TARGET LIBERTY NARROW PIPELINE ROUNDING DIR CLOCK_NS
 gen: $(CORE_STAMP)
 	@$(VPY) -m gen pod --make
 
@@ -99,6 +111,9 @@ bench: $(STUDY_STAMP) ensure-iverilog
 
 area: $(CORE_STAMP)
 	@$(VPY) -m flow area --make
+
+timing: $(CORE_STAMP) ensure-opensta
+	@$(VPY) -m flow timing --make
 
 provisioning: $(CORE_STAMP)
 	$(VPY) -m studies.provisioning

@@ -3,6 +3,10 @@
 ``area`` builds one design point through the generator registry (:mod:`gen.targets`),
 synthesizes it hierarchically with :mod:`flow.area` and writes ``build/area/<design>/area.json``
 plus a printed table.
+
+``timing`` builds a design point the same way, maps it flat with timing-driven ABC and times it
+with OpenSTA (:mod:`flow.timing`); it writes ``build/timing/<design>/timing.json``,
+``timing.rpt``, ``sta.log`` and ``sta.tcl`` and prints a summary.
 """
 
 from __future__ import annotations
@@ -11,12 +15,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from flow import area
+from flow import area, timing
 from gen.cli import add_design_args, design_from_args, flag_name, run_main
 from gen.config import ConfigError
 from gen.targets import TARGETS, design_label, generate
 
-__all__ = ["register", "run_area", "main"]
+__all__ = ["register", "register_timing", "run_area", "run_timing", "main"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,6 +40,34 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="run both hierarchical and flat and print the difference")
     p.add_argument("--no-cache", action="store_true", help="ignore build/area/cache")
     p.set_defaults(func=run_area)
+
+
+def register_timing(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "timing", help="Fmax, critical path and slack of one design point (Yosys/ABC + OpenSTA)",
+        description="Timing-driven mapping of the flattened design and OpenSTA analysis; "
+        "writes build/timing/<design>/timing.json, timing.rpt, sta.log and sta.tcl.",
+    )
+    p.add_argument("--target", help=f"one of {', '.join(TARGETS)} (default dot)")
+    add_design_args(p)
+    p.add_argument("--liberty", metavar="LIB",
+                   help="liberty file with timing tables (default: the generic "
+                   "flow/sqgen_generic.lib, delays fitted to IHP SG13G2)")
+    p.add_argument("--clock-ns", metavar="NS",
+                   help=f"clock period in ns, also ABC's delay target "
+                   f"(default {timing.DEFAULT_CLOCK_NS:g})")
+    p.add_argument("--wire-load", metavar="NAME",
+                   help="wire-load model of the library (default: the library's default)")
+    p.add_argument("--path-from", metavar="PORT", action="append", default=[],
+                   help="also report the worst path from this input port (repeatable), e.g. "
+                   "res__ready: a pod's global stall enable")
+    p.add_argument("--keep-netlist", action="store_true",
+                   help="also write the mapped netlist (netlist.v) into the output directory")
+    p.add_argument("--no-area-flow", action="store_true",
+                   help="skip the area flow's figure beside the mapped netlist's area")
+    p.add_argument("--no-cache", action="store_true",
+                   help="ignore build/timing/cache and build/area/cache")
+    p.set_defaults(func=run_timing)
 
 
 def run_area(args: argparse.Namespace) -> int:
@@ -71,8 +103,54 @@ def run_area(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_timing(args: argparse.Namespace) -> int:
+    target = str(args.target or "dot").strip().lower()
+    try:
+        lib = timing.load_timing_library(args.liberty or None)
+    except timing.TimingError as e:
+        if args.liberty:
+            raise ConfigError(f"{flag_name(args, '--liberty')}: {e}") from None
+        raise
+    if args.wire_load is not None and args.wire_load not in lib.wire_loads:
+        have = ", ".join(lib.wire_loads) or "none"
+        raise ConfigError(f"--wire-load={args.wire_load!r}: library {lib.name} has no such "
+                          f"wire-load model (it has: {have})")
+    clock = None
+    if args.clock_ns is not None:
+        try:
+            clock = timing.check_clock(str(args.clock_ns).strip())
+        except timing.TimingError:
+            raise ConfigError(
+                f"{flag_name(args, '--clock-ns')}={args.clock_ns!r}: must be a positive number "
+                f"of nanoseconds up to {timing.MAX_CLOCK_NS:g} (e.g. 10)") from None
+    timing.sta_binary()  # refuse a missing sta before generating anything
+    cfg = design_from_args(args)
+    design = generate(target, cfg, what=flag_name(args, "--target"))
+    label = design_label(target, cfg) + ("" if lib.generic else f"-{lib.base.tag}")
+    out_dir = Path(args.out) if args.out else area.ROOT / "build" / "timing" / label
+    try:
+        rep = timing.timing_of_design(
+            design, liberty=lib, clock_ns=clock, wire_load=args.wire_load,
+            area_flow=not args.no_area_flow, keep_netlist=bool(args.keep_netlist),
+            area_cache=None if args.no_cache else area.DEFAULT_CACHE,
+            cache_dir=None if args.no_cache else timing.DEFAULT_CACHE,
+            paths_from=tuple(args.path_from),
+        )
+    except timing.TimingError as e:
+        if "is not an input port" in str(e):
+            raise ConfigError(f"--path-from: {e}") from None
+        raise
+    rep.data = {"design": label, "target": target, "config": cfg.to_dict(), **rep.data}
+    rep.report = timing.format_report(rep)
+    print(timing.format_summary(rep))
+    path = timing.write_report(rep, out_dir)
+    print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m flow", description="sqgen EDA flow")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
     register(sub)
+    register_timing(sub)
     return run_main(p, argv)
