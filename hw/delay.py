@@ -29,7 +29,7 @@ from golden.facts import ParamError, check_index
 from hw.block import Block
 from hw.hier import place
 
-__all__ = ["Delay", "Skew", "binary_pieces", "FLAT_DELAY", "FLAT_SKEW"]
+__all__ = ["Delay", "Skew", "binary_pieces", "shift_line", "FLAT_DELAY", "FLAT_SKEW"]
 
 #: Up to these sizes a delay line / skew is written flat (one shift register per lane): small
 #: modules convert quickly anyway, and a flat line simulates fastest (every module boundary
@@ -55,7 +55,7 @@ def binary_pieces(n: int, flat: int = 1) -> list[int]:
     return [1 << b for b in range(n.bit_length() - 1, -1, -1) if n >> b & 1]
 
 
-def _shift_line(m: Module, value, depth: int, en, name: str):
+def shift_line(m: Module, value, depth: int, en, name: str):
     """``depth`` enabled registers in one wide signal (newest at the LSBs); returns the oldest."""
     if depth == 0:
         return value
@@ -110,7 +110,7 @@ class Delay(Block):
     def elaborate(self, platform):  # noqa: ARG002
         m = Module()
         if self.flat:
-            m.d.comb += self.out_data.eq(_shift_line(m, self.in_data, self.depth, self.en,
+            m.d.comb += self.out_data.eq(shift_line(m, self.in_data, self.depth, self.en,
                                                      "line"))
             return m
         prev = self.in_data
@@ -183,7 +183,7 @@ class Skew(Block):
         n, w = self.lanes, self.width
         if n <= FLAT_SKEW:
             m.d.comb += self.out_data.eq(Cat(*(
-                _shift_line(m, self.in_data[i * w:(i + 1) * w], i, self.en, f"lane{i}")
+                shift_line(m, self.in_data[i * w:(i + 1) * w], i, self.en, f"lane{i}")
                 for i in range(n))))
             return m
         h = self.split

@@ -34,7 +34,7 @@ from golden.facts import EXP_WIDTH, PROD_EXP_WIDTH, ParamError, check_nm, index_
 from hw.arith import MantissaMAC
 from hw.array import Array
 from hw.block import Block
-from hw.delay import Skew
+from hw.delay import Skew, shift_line
 from hw.hier import place
 from hw.pe import PE
 
@@ -223,16 +223,6 @@ class Pod(Block):
                 return x
             return Mux(self.narrow, x[: self.narrow_mant_bits + 1].as_signed(), x)
 
-        def shift_line(m, value, depth: int, name: str, en):
-            """``depth`` registers in one wide signal (newest at the LSBs), enabled by ``en``."""
-            if depth == 0:
-                return value
-            w = len(value)
-            line = Signal(depth * w, name=name, reset_less=True)
-            with m.If(en):
-                m.d.sync += line.eq(Cat(value, line[: (depth - 1) * w]) if depth > 1 else value)
-            return line[(depth - 1) * w:]
-
         # ---- control: weight banks, fold pairing, global stall ----------------------------
         full = [Signal(name=f"bank{b}_full") for b in range(2)]
         cnt = [Signal(range(SAT + 1), init=SAT, name=f"bank{b}_drain") for b in range(2)]
@@ -284,8 +274,8 @@ class Pod(Block):
         # ---- token pipeline: valid / last / bank / activation exponent ---------------------
         with m.If(advance):
             m.d.sync += tv.eq(Cat(act_fire, tv[: L - 1]) if L > 1 else act_fire)
-        tok = shift_line(m, Cat(self.act.payload.exp, self.act.payload.last, ab), L, "tok_data",
-                         advance)
+        tok = shift_line(m, Cat(self.act.payload.exp, self.act.payload.last, ab), L, advance,
+                         "tok_data")
         t_exp = tok[:EXP_WIDTH].as_signed()
         t_last, t_bank = tok[EXP_WIDTH], tok[EXP_WIDTH + 1]
 
