@@ -333,7 +333,8 @@ def _worker_main(jobdir: str) -> int:
     return 0
 
 
-def _yosys_error(log: str) -> str:
+def yosys_error(log: str) -> str:
+    """The first ``ERROR:`` line of a Yosys log (else its last line), for one-line messages."""
     for line in log.splitlines():
         if "ERROR:" in line:
             return line[line.index("ERROR:") + 6:].strip()
@@ -370,7 +371,7 @@ def _run_worker(job: dict[str, Any], design_v: str, deps_v: str, what: str) -> d
             raise AreaError(f"{what}: yosys did not finish in {WORKER_TIMEOUT} s") from None
         wall = time.perf_counter() - t0
         if res.returncode != 0 or not (t / "done.json").exists():
-            raise AreaError(f"{what}: yosys failed: {_yosys_error(res.stdout)}")
+            raise AreaError(f"{what}: yosys failed: {yosys_error(res.stdout)}")
         libs = [_stat_module(json.loads((t / f"lib{i}.json").read_text()), job["top"])
                 for i in range(len(job["liberties"]))]
         cmos = _stat_module(json.loads((t / "cmos.json").read_text()), job["top"])

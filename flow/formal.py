@@ -57,6 +57,7 @@ from typing import Any
 from amaranth.back import rtlil
 from pyosys import libyosys as ys
 
+from flow.area import yosys_error
 from golden.facts import ParamError, index_bits, mant_width
 
 __all__ = [
@@ -298,16 +299,8 @@ def _run_worker(job: dict[str, Any], *, isolate: bool, timeout: float) -> dict[s
     res_path = Path(job["result"])
     if proc.returncode != 0 or not res_path.exists():
         text = Path(job["log"]).read_text() if Path(job["log"]).exists() else ""
-        raise FormalError(f"yosys failed: {_yosys_error(text + proc.stdout)}")
+        raise FormalError(f"yosys failed: {yosys_error(text + proc.stdout)}")
     return json.loads(res_path.read_text())
-
-
-def _yosys_error(log: str) -> str:
-    for line in log.splitlines():
-        if "ERROR:" in line:
-            return line[line.index("ERROR:") + 6:].strip()
-    tail = [ln for ln in log.splitlines() if ln.strip()][-1:]
-    return tail[0].strip() if tail else "no output"
 
 
 # ---- parsing the sat pass' log --------------------------------------------------------------
@@ -354,7 +347,7 @@ def _status(text: str, method: str) -> tuple[str, int]:
             return "proved", 0
         if "SAT proof finished - model found: FAIL!" in text:
             return "failed", 0
-    raise FormalError(f"unrecognized sat output: {_yosys_error(text)}")
+    raise FormalError(f"unrecognized sat output: {yosys_error(text)}")
 
 
 # ---- the proof ----------------------------------------------------------------------------------

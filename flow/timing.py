@@ -468,7 +468,7 @@ def _run_worker(job: dict[str, Any], design_v: str, tmp: Path, what: str) -> dic
     except subprocess.TimeoutExpired:
         raise TimingError(f"{what}: yosys did not finish in {WORKER_TIMEOUT} s") from None
     if res.returncode != 0 or not (tmp / "done.json").exists():
-        raise TimingError(f"{what}: yosys failed: {area._yosys_error(res.stdout)}")
+        raise TimingError(f"{what}: yosys failed: {area.yosys_error(res.stdout)}")
     return json.loads((tmp / "done.json").read_text())
 
 
