@@ -37,6 +37,7 @@ __all__ = [
     "fold_depth",
     "cycles",
     "cycles_formula",
+    "fold_cycles",
     "fold_schedule",
     "scalesim_ws_cycles",
     "utilization",
@@ -76,7 +77,16 @@ def fold_schedule(M: int, N: int, K: int, rows: int, cols: int,
 # ---------------------------------------------------------------------------------------------
 # Cycle models
 # ---------------------------------------------------------------------------------------------
-def _cycles_folds(folds: int, m_rows: int, rows: int, cols: int) -> int:
+def fold_cycles(fold_rows: Sequence[int], rows: int, cols: int) -> int:
+    """The RTL's fold recurrence for folds of any row counts (sources valid, sink ready).
+
+    ``fold_rows[f]`` is the number of activation rows fold f streams (the pod ends a fold at
+    the beat with ``last`` set, so folds may differ: the engine's row tiles do).
+    """
+    return _cycles_folds(len(fold_rows), fold_rows, rows, cols)
+
+
+def _cycles_folds(folds: int, m_rows: int | Sequence[int], rows: int, cols: int) -> int:
     """The RTL's fold recurrence (sources always valid, sink always ready).
 
     Edges are numbered from 0, the first rising edge after reset with both sources valid.
@@ -85,8 +95,9 @@ def _cycles_folds(folds: int, m_rows: int, rows: int, cols: int) -> int:
     exponent register are done with fold ``f - 2`` (the ready rule ``cnt >= row + C`` in the
     RTL): ``L_f >= k_{f-2} + C + R``.
     """
-    if folds < 1 or m_rows < 1:
-        raise ValueError("need at least one fold and one activation row")
+    per_fold = [m_rows] * folds if isinstance(m_rows, int) else [int(r) for r in m_rows]
+    if folds < 1 or len(per_fold) != folds or min(per_fold) < 1:
+        raise ValueError("need at least one fold and one activation row per fold")
     R, C = rows, cols
     last_load: list[int] = []
     last_act: list[int] = []
@@ -99,7 +110,7 @@ def _cycles_folds(folds: int, m_rows: int, rows: int, cols: int) -> int:
             lf = max(last_load[f - 1] + R, last_act[f - 2] + C + R)
         sf = lf + 1 if f == 0 else max(last_act[f - 1] + 1, lf + 1)
         last_load.append(lf)
-        last_act.append(sf + m_rows - 1)
+        last_act.append(sf + per_fold[f] - 1)
     # The last row's result is presented after R + C - 1 more advance edges and taken on the next.
     return last_act[-1] + R + C
 
