@@ -26,12 +26,15 @@ DIR      ?=
 CLOCK_NS ?=
 LIBERTY  ?=
 OUT      ?=
+TOP      ?=
+TILE     ?=
 export WAVES
 
 .PHONY: help venv gen lint-rtl timing ensure-opensta test sim regress bench area provisioning interplay lint clean ensure-iverilog
 
 help:
 	@echo "make gen POD=32x32 [FMT=hbfp6] [BLOCK=32] [SPARSITY=2:4] [CONFIG=configs/x.yaml]"
+	@echo "make gen POD=16x16 TOP=engine [FMT=hbfp6] [SPARSITY=2:4] [NARROW=hbfp4] [TILE=64]"
 	@echo "make lint-rtl DIR=build/pod_32x32  Verilator -Wall lint of a generated design"
 	@echo "make test                      fast suite + cocotb on Icarus and Verilator (CI)"
 	@echo "make sim SIM=verilator|icarus  cocotb regressions on one simulator [WAVES=1]"
@@ -81,9 +84,11 @@ ensure-opensta:
 # ---- main job ------------------------------------------------------------------------------
 # The design-point variables reach the CLI through the environment (gen.cli.apply_make_env),
 # never through the shell command line, so no value can break the command or inject a flag.
-export POD FMT BLOCK SPARSITY CONFIG ACC OUT TARGET LIBERTY NARROW PIPELINE ROUNDING DIR CLOCK_NS
+export POD FMT BLOCK SPARSITY CONFIG ACC OUT TARGET LIBERTY NARROW PIPELINE ROUNDING DIR CLOCK_NS TILE TOP
 gen: $(CORE_STAMP)
-	@$(VPY) -m gen pod --make
+	@case "$$TOP" in ""|pod|engine) ;; \
+	  *) echo "error: TOP=$$TOP: must be pod or engine" >&2; exit 2;; esac; \
+	$(VPY) -m gen "$${TOP:-pod}" --make
 
 # make lint-rtl DIR=build/pod_32x32: Verilator -Wall with the manifest's waivers.
 lint-rtl: $(CORE_STAMP)

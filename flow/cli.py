@@ -15,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from flow import area, timing
+from flow import area, sram, timing
 from gen.cli import add_design_args, design_from_args, flag_name, run_main
 from gen.config import ConfigError
 from gen.targets import TARGETS, design_label, generate
@@ -92,6 +92,9 @@ def run_area(args: argparse.Namespace) -> int:
         print(area.format_table(rep))
         print()
     main = reports[0]
+    if target == "engine":
+        main.meta["output_buffer"] = buf = engine_buffer(main, design.manifest)
+        print(format_buffer(buf, main))
     if len(reports) == 2:
         h, f = reports
         main.meta["flat_total"] = f.to_json()["total"]
@@ -101,6 +104,48 @@ def run_area(args: argparse.Namespace) -> int:
     path = area.write_report(main, out_dir)
     print(f"wrote {path}", file=sys.stderr)
     return 0
+
+
+def engine_buffer(rep: area.AreaReport, manifest: dict) -> dict:
+    """The engine's output buffer: its flip-flop area (module ``<top>_buffer`` of the area
+    flow) and, with the IHP SRAM macros present, the nearest macro tiling (:mod:`flow.sram`)."""
+    ob = manifest["output_buffer"]
+    name = f"{manifest['top']}_buffer"
+    mods = [m for m in rep.modules if m.name == name]
+    if not mods:
+        raise area.AreaError(f"no module {name} in the area report of {manifest['top']}")
+    m = mods[0]
+    unit = "GE" if rep.library.generic else "um2"
+    out = {"rows": ob["rows"], "word_bits": ob["word_bits"], "bits": ob["bits"],
+           "flops": {"area": m.area, "ge": m.ge, "unit": unit,
+                     "share_of_total": m.area * m.instances / rep.area if rep.area else 0.0}}
+    macro = sram.map_buffer(ob["rows"], ob["word_bits"], ports=2)
+    if macro is None:
+        out["sram"] = None
+        out["sram_note"] = ("IHP SRAM macros not found (../shared/pdk/ihp-sg13g2/sram): "
+                            "flip-flop buffer only")
+    else:
+        out["sram"] = macro
+        if not rep.library.generic:  # both in um2: the core with the macro instead of flops
+            out["total_with_sram_um2"] = rep.area - m.area * m.instances + macro["area_um2"]
+    return out
+
+
+def format_buffer(buf: dict, rep: area.AreaReport) -> str:
+    f = buf["flops"]
+    lines = [f"output buffer {buf['rows']} x {buf['word_bits']} bits ({buf['bits']} bits): "
+             f"{f['area']:.1f} {f['unit']} in flip-flops ({f['share_of_total']:.1%} of the core)"]
+    s = buf.get("sram")
+    if s is None:
+        lines.append(f"  {buf['sram_note']}")
+    else:
+        lines.append(f"  as SRAM: {s['count']} x {s['macro']} ({s['rows']} deep x {s['cols']} "
+                     f"wide, {s['utilization']:.0%} of the macro bits used) = "
+                     f"{s['area_um2']:.0f} um2")
+        if "total_with_sram_um2" in buf:
+            lines.append(f"  core with the SRAM buffer: {buf['total_with_sram_um2']:.0f} um2 "
+                         f"(with flip-flops: {rep.area:.0f} um2)")
+    return "\n".join(lines)
 
 
 def run_timing(args: argparse.Namespace) -> int:

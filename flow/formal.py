@@ -58,6 +58,7 @@ from amaranth.back import rtlil
 from pyosys import libyosys as ys
 
 from flow.area import yosys_error
+from gen.emit import signal_ports
 from golden.facts import ParamError, index_bits, mant_width
 
 __all__ = [
@@ -102,8 +103,10 @@ class Source:
 
 
 def amaranth_source(component: Any, name: str = "dut") -> Source:
-    """An Amaranth component as RTLIL (``amaranth.back.rtlil``), top module ``name``."""
-    return Source(rtlil.convert(component, name=name, emit_src=False), "rtlil", name)
+    """An Amaranth component as RTLIL (``amaranth.back.rtlil``), top module ``name``; its ports
+    are :func:`gen.emit.signal_ports` (no port for an ``always_ready`` stream's ``ready``)."""
+    return Source(rtlil.convert(component, name=name, emit_src=False,
+                                ports=signal_ports(component)), "rtlil", name)
 
 
 def verilog_source(text: str, top: str) -> Source:
@@ -477,33 +480,37 @@ def decoder_spec(n: int, m: int, groups: int, width: int, *, registered: bool = 
                  packed24: bool = False, name: str = "nm_decoder_spec") -> Source:
     """Behavioural Verilog of the N:M decoder, written from ``golden.nm_hw``'s definitions.
 
-    * Lane ``k = g*n + j`` with index ``i`` outputs ``in_act[g*m + i]`` when ``j <= i <= m-n+j``
+    Ports as :class:`hw.decoder.NMDecoder`'s (default layouts): ``i__valid``, ``i__payload``
+    (``act`` = ``groups*m`` signed ``width``-bit activations from bit 0, then ``idx`` =
+    ``groups*n`` indices of ``ceil(log2 m)`` bits, or ``meta`` = ``4*groups`` nibble bits),
+    ``clear``, ``o__valid``, ``o__payload`` (``act`` = ``groups*n`` selections) and
+    ``meta_error``. Inside, ``act_<i>``, ``idx_<k>`` and ``out_<k>`` name the fields.
+
+    * Lane ``k = g*n + j`` with index ``i`` outputs ``act[g*m + i]`` when ``j <= i <= m-n+j``
       (the lane's window), else 0 (:func:`golden.nm_hw.decode_select`).
     * A beat violates the metadata rule when some group has ``idx[j] >= idx[j+1]`` or its last
       index is ``>= m`` (:func:`golden.nm_hw.meta_violation`).
     * ``meta_error`` is a register: 0 after reset, set by a valid violating beat, held until
-      ``in_clear`` (a violation in the same cycle wins) or ``rst``
+      ``clear`` (a violation in the same cycle wins) or ``rst``
       (:func:`golden.nm_hw.meta_error_trace`).
-    * ``registered``: ``out_valid``/``out_act`` are registers (latency 1), cleared by ``rst``,
-      ``out_act`` loaded only on a valid beat; otherwise combinational (latency 0).
-    * ``packed24`` (2:4): lane ``k``'s index is ``in_meta[2k+1:2k]``.
+    * ``registered``: ``o__valid``/``o__payload`` are registers (latency 1), cleared by ``rst``,
+      the payload loaded only on a valid beat; otherwise combinational (latency 0).
+    * ``packed24`` (2:4): lane ``k``'s index is bits ``[2k+1:2k]`` of ``meta``.
     """
     ib = index_bits(m)
     lanes = groups * n
-    decl = ["input clk", "input rst", "input in_valid", "input in_clear"]
-    decl += [f"input signed [{width - 1}:0] in_act__{i}" for i in range(groups * m)]
-    if packed24:
-        decl.append(f"input [{4 * groups - 1}:0] in_meta")
-    else:
-        decl += [f"input [{ib - 1}:0] in_idx__{k}" for k in range(lanes)]
+    act_bits = groups * m * width
+    meta_bits = 4 * groups if packed24 else lanes * ib
+    decl = ["input clk", "input rst", "input i__valid", "input clear",
+            f"input [{act_bits + meta_bits - 1}:0] i__payload"]
     kind = "reg" if registered else "wire"
-    decl += [f"output {kind} out_valid"]
-    decl += [f"output {kind} signed [{width - 1}:0] out_act__{k}" for k in range(lanes)]
-    decl += ["output reg meta_error"]
-    body = []
+    decl += [f"output {kind} o__valid", f"output [{lanes * width - 1}:0] o__payload",
+             "output reg meta_error"]
+    body = [f"wire signed [{width - 1}:0] act_{i} = i__payload[{(i + 1) * width - 1}:{i * width}];"
+            for i in range(groups * m)]
     for k in range(lanes):
-        src = f"in_meta[{2 * k + 1}:{2 * k}]" if packed24 else f"in_idx__{k}"
-        body.append(f"wire [{ib - 1}:0] idx_{k} = {src};")
+        lo = act_bits + (2 * k if packed24 else k * ib)
+        body.append(f"wire [{ib - 1}:0] idx_{k} = i__payload[{lo + ib - 1}:{lo}];")
     body.append("// per lane: the activation its index selects, 0 outside the lane's window")
     for g in range(groups):
         for j in range(n):
@@ -515,7 +522,7 @@ def decoder_spec(n: int, m: int, groups: int, width: int, *, registered: bool = 
             body.append(f"  if (idx_{k} >= {lo} && idx_{k} <= {hi})")
             body.append(f"    case (idx_{k})")
             for i in range(lo, hi + 1):
-                body.append(f"      {i}: sel_{k} = in_act__{g * m + i};")
+                body.append(f"      {i}: sel_{k} = act_{g * m + i};")
             body.append("    endcase")
             body.append("end")
     body.append("// metadata rule: strictly increasing inside each group, last index < M")
@@ -527,23 +534,26 @@ def decoder_spec(n: int, m: int, groups: int, width: int, *, registered: bool = 
     body.append(f"wire violation = {' | '.join(terms)};")
     body.append("always @(posedge clk) begin")
     body.append("  if (rst) meta_error <= 1'b0;")
-    body.append("  else meta_error <= (meta_error & ~in_clear) | (in_valid & violation);")
+    body.append("  else meta_error <= (meta_error & ~clear) | (i__valid & violation);")
     body.append("end")
+    body += [f"{kind} signed [{width - 1}:0] out_{k};" for k in range(lanes)]
+    body.append("assign o__payload = {" + ", ".join(f"out_{k}" for k in reversed(range(lanes)))
+                + "};")
     if registered:
         body.append("always @(posedge clk) begin")
         body.append("  if (rst) begin")
-        body.append("    out_valid <= 1'b0;")
-        body += [f"    out_act__{k} <= {width}'d0;" for k in range(lanes)]
+        body.append("    o__valid <= 1'b0;")
+        body += [f"    out_{k} <= {width}'d0;" for k in range(lanes)]
         body.append("  end else begin")
-        body.append("    out_valid <= in_valid;")
-        body.append("    if (in_valid) begin")
-        body += [f"      out_act__{k} <= sel_{k};" for k in range(lanes)]
+        body.append("    o__valid <= i__valid;")
+        body.append("    if (i__valid) begin")
+        body += [f"      out_{k} <= sel_{k};" for k in range(lanes)]
         body.append("    end")
         body.append("  end")
         body.append("end")
     else:
-        body.append("assign out_valid = in_valid;")
-        body += [f"assign out_act__{k} = sel_{k};" for k in range(lanes)]
+        body.append("assign o__valid = i__valid;")
+        body += [f"assign out_{k} = sel_{k};" for k in range(lanes)]
     text = (f"module {name}(\n  {_ports(decl)}\n);\n  " + "\n  ".join(body) + "\nendmodule\n")
     return verilog_source(text, name)
 

@@ -35,13 +35,13 @@ MAKE_VARS = {
     "--pod": "POD", "--format": "FMT", "--block": "BLOCK", "--sparsity": "SPARSITY",
     "--config": "CONFIG", "--acc-width": "ACC", "--out": "OUT", "--liberty": "LIBERTY",
     "--target": "TARGET", "--narrow-format": "NARROW", "--pipeline": "PIPELINE",
-    "--rounding": "ROUNDING", "--clock-ns": "CLOCK_NS", "--force": "FORCE",
+    "--rounding": "ROUNDING", "--clock-ns": "CLOCK_NS", "--force": "FORCE", "--tile": "TILE",
 }
 #: DesignConfig field -> the flag that sets it
 FIELD_FLAGS = {
     "rows": "--rows", "cols": "--cols", "format": "--format", "narrow_format": "--narrow-format",
     "block_size": "--block", "sparsity": "--sparsity", "acc_width": "--acc-width",
-    "pipeline": "--pipeline", "rounding": "--rounding",
+    "pipeline": "--pipeline", "rounding": "--rounding", "tile": "--tile",
 }
 
 
@@ -85,6 +85,7 @@ def add_design_args(p: argparse.ArgumentParser, *, pod: bool = True, out: bool =
     g.add_argument("--acc-width", metavar="BITS", help="accumulator width")
     g.add_argument("--pipeline", metavar="N", help="pipeline depth of a dot unit")
     g.add_argument("--rounding", choices=["nearest_even", "stochastic"], help="converter rounding")
+    g.add_argument("--tile", metavar="ROWS", help="engine output-buffer height (default 64)")
     if out:
         g.add_argument("--out", metavar="DIR", help="output directory")
         g.add_argument("--force", action="store_true",

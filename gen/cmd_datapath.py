@@ -14,9 +14,11 @@ from typing import Any
 from gen.cli import add_design_args, design_from_args, write
 from gen.config import ConfigError, DesignConfig
 from gen.emit import (
+    STREAM_RULE,
     Design,
     clock_ports,
     design_manifest,
+    payload_layout,
     port_table,
     to_verilog,
 )
@@ -26,18 +28,25 @@ from hw.int8mac import Int8Mac
 
 __all__ = [
     "register", "run", "generate_dot", "generate_int8mac", "build_dot", "dot_params",
-    "DOT_PROTOCOL",
+    "DOT_PROTOCOL", "INT8MAC_PROTOCOL",
 ]
 
-DOT_PROTOCOL = (
-    "One block pair per clock when in_valid=1, no backpressure. in_first=1 restarts the "
-    "accumulation with this block. out_valid pulses once per input block exactly `latency` "
-    "cycles later, with out_acc the running accumulation after that block; out_acc/out_exp hold "
-    "while out_valid=0. Value = out_acc * 2^(out_exp - 2*m_mode), m_mode = narrow_mant_bits if "
-    "that block had in_mode=1 else mant_bits. Across blocks the smaller-exponent side is shifted "
-    "right (floor) to the larger exponent, added, and saturated to acc_width bits. In narrow "
-    "mode each operand's low narrow_mant_bits+1 bits are used (the upper port bits are ignored). "
-    "See docs/dot.md."
+DOT_PROTOCOL = STREAM_RULE + (
+    "One block pair per beat on i: HBFP blocks a and b (mant = lanes signed mantissas, exp = "
+    "shared exponent), first = 1 restarts the accumulation with this block, mode = 1 (only "
+    "with a narrow format) selects the narrow mantissas. o carries one beat per input beat "
+    "exactly `latency` cycles later: acc, the running accumulation after that block, and exp. "
+    "Value = acc * 2^(exp - 2*m_mode), m_mode = narrow_mant_bits if that block had mode=1 else "
+    "mant_bits. Across blocks the smaller-exponent side is shifted right (floor) to the larger "
+    "exponent, added, and saturated to acc_width bits. In narrow mode each mantissa's low "
+    "narrow_mant_bits+1 bits are used (the upper field bits are ignored). The o layout (acc, "
+    "exp) is the normalizer's i layout. See docs/dot.md."
+)
+
+INT8MAC_PROTOCOL = STREAM_RULE + (
+    "One multiply-accumulate per beat on i (payload a, b, first; i__valid is the enable): "
+    "acc <- (first ? 0 : acc) + a*b, two's complement, wrapping modulo 2^acc_width. o carries "
+    "acc one cycle later (one beat per input beat); it holds otherwise."
 )
 
 
@@ -71,17 +80,23 @@ def dot_params(cfg: DesignConfig, *, mant_bits: int | None = None,
 
 
 _MEANINGS = {
-    "in_valid": "a block pair is presented this cycle (no backpressure)",
-    "in_first": "this block restarts the accumulation (acc := block sum, exp := e_a + e_b)",
-    "in_mode": "1 = narrow (mixed-mantissa) mode: operands are narrow_mant_bits+1 bits "
-    "(low port bits), output scale uses 2*narrow_mant_bits",
-    "in_a_exp": "shared exponent e_a of block a (signed, the exponent itself)",
-    "in_b_exp": "shared exponent e_b of block b (signed, the exponent itself)",
-    "in_a": "mantissas of block a, lane i on in_a__i (signed)",
-    "in_b": "mantissas of block b, lane i on in_b__i (signed)",
-    "out_valid": "one pulse per input block, `latency` cycles after it",
-    "out_acc": "running accumulation after this block (signed, saturated at acc_width)",
-    "out_exp": "its exponent: value = out_acc * 2^(out_exp - 2*m_mode)",
+    "i__valid": "a block pair is presented on i__payload this cycle (no backpressure)",
+    "i__payload": "a.mant, b.mant = signed mantissas of blocks a and b (lane i = element i); "
+    "a.exp, b.exp = their shared exponents e_a, e_b (signed, the exponents themselves); first "
+    "= this block restarts the accumulation (acc := block sum, exp := e_a + e_b); mode (narrow "
+    "formats only) = 1: operands are the low narrow_mant_bits+1 bits, output scale uses "
+    "2*narrow_mant_bits (payload_layout.i)",
+    "o__valid": "one beat per input block, `latency` cycles after it",
+    "o__payload": "acc = running accumulation after this block (signed, saturated at "
+    "acc_width), exp = its exponent: value = acc * 2^(exp - 2*m_mode) (payload_layout.o)",
+}
+
+_INT8MAC_MEANINGS = {
+    "i__valid": "accumulate the product presented on i__payload this cycle (the enable)",
+    "i__payload": "a, b = signed 8-bit operands, first = start a new sum with this product "
+    "(payload_layout.i)",
+    "o__valid": "the product presented one cycle ago has been accumulated",
+    "o__payload": "acc = registered 32-bit accumulator (payload_layout.o)",
 }
 
 
@@ -128,6 +143,7 @@ def build_dot(
             "alignment": "max-exponent, smaller side shifted right arithmetically (floor); "
             "sum saturated to acc_width",
             "reset_state": {"acc": 0, "exp": -512},
+            "payload_layout": payload_layout(dut),
         },
     )
     return Design(top, {f"{top}.v": text}, manifest)
@@ -199,11 +215,8 @@ def generate_int8mac(cfg: DesignConfig | None = None) -> Any:
     dut = Int8Mac()
     top = "int8mac"
     text = to_verilog(dut, top)
-    ports = clock_ports() + port_table(dut, {
-        "a": "signed 8-bit operand", "b": "signed 8-bit operand", "en": "accumulate this cycle",
-        "clear": "start a new sum with this product", "acc": "registered 32-bit accumulator",
-    })
+    ports = clock_ports() + port_table(dut, _INT8MAC_MEANINGS)
     man = design_manifest(kind="int8mac", top=top, config={"width": 8, "acc_width": 32},
-                          ports=ports, protocol="en-qualified, no backpressure",
-                          latency=dut.latency)
+                          ports=ports, protocol=INT8MAC_PROTOCOL, latency=dut.latency,
+                          extra={"payload_layout": payload_layout(dut)})
     return Design(top, {f"{top}.v": text}, man)

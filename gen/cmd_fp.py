@@ -14,7 +14,15 @@ from typing import Any
 
 from gen.cli import add_design_args, design_from_args, flag_name, write
 from gen.config import ConfigError, DesignConfig
-from gen.emit import Design, clock_ports, design_manifest, port_table, to_verilog
+from gen.emit import (
+    STREAM_RULE,
+    Design,
+    clock_ports,
+    design_manifest,
+    payload_layout,
+    port_table,
+    to_verilog,
+)
 from golden.facts import PROD_EXP_WIDTH, default_acc_width
 from hw.convert import FP32ToHBFP
 from hw.fp32mac import FP32MAC
@@ -36,56 +44,56 @@ DEFAULT_OFFSET_BITS = 8
 #: LFSR reset seed unless --seed says otherwise (equals golden.arith_fp.DEFAULT_LFSR_SEED).
 DEFAULT_SEED = 0x5EED
 
-CONVERT_PROTOCOL = (
-    "One block of FP32 bit patterns per clock when in_valid=1, no backpressure. out_valid pulses "
-    "`latency` cycles later with the shared exponent out_exp (signed, e itself: value = "
-    "out_mant__i * 2^(out_exp - m)) and the signed mantissas. e = max over the block of "
-    "max(exponent field, 1) - 126; all-zero block -> e = -125. Rounding half to even (or "
-    "stochastic: per-lane 32-bit LFSR x^32+x^22+x^2+x+1, offset_bits per block), then saturation "
-    "to +-(2^m-1). A block with a NaN/Inf lane sets out_invalid, out_exp = 129 and all mantissas "
-    "0. See docs/datapath_fp.md."
+CONVERT_PROTOCOL = STREAM_RULE + (
+    "One block of FP32 bit patterns per beat on i (payload x[i], lane i). o carries it "
+    "`latency` cycles later as an HBFP block: block.exp the shared exponent (signed, e itself: "
+    "value = block.mant[i] * 2^(block.exp - m)) and block.mant the signed mantissas. "
+    "e = max over the block of max(exponent field, 1) - 126; all-zero block -> e = -125. "
+    "Rounding half to even (or stochastic: per-lane 32-bit LFSR x^32+x^22+x^2+x+1, offset_bits "
+    "per block), then saturation to +-(2^m-1). A block with a NaN/Inf lane sets invalid, "
+    "block.exp = 129 and all mantissas 0. See docs/datapath_fp.md."
 )
 
-NORMALIZE_PROTOCOL = (
-    "One value per clock when in_valid=1, no backpressure. out_valid pulses `latency` cycles "
-    "later with out_f32 = FP32 bit pattern of in_acc * 2^(in_exp - frac_bits), rounded half to "
-    "even. acc = 0 -> +0; overflow (biased exponent >= 255 after rounding) -> +-Inf; underflow "
-    "(biased exponent <= 0 after rounding) -> zero of the value's sign (flush, no subnormals). "
-    "See docs/datapath_fp.md."
+NORMALIZE_PROTOCOL = STREAM_RULE + (
+    "One value per beat on i (payload acc, exp: the dot unit's result layout). o carries it "
+    "`latency` cycles later as f32 = FP32 bit pattern of acc * 2^(exp - frac_bits), rounded "
+    "half to even. acc = 0 -> +0; overflow (biased exponent >= 255 after rounding) -> +-Inf; "
+    "underflow (biased exponent <= 0 after rounding) -> zero of the value's sign (flush, no "
+    "subnormals). See docs/datapath_fp.md."
 )
 
-FP32MAC_PROTOCOL = (
-    "One multiply-add per clock when in_valid=1, no backpressure: acc <- round(round(a*b) + "
-    "(in_first ? -0.0 : acc)), i.e. in_first starts a new sum with the product. out_valid pulses "
-    "`latency` cycles later with out_acc, which holds otherwise. Non-fused, round half to even; "
-    "subnormal inputs read as zero, results below 2^-126 flush to signed zero, overflow -> "
-    "+-Inf, NaN results are 0x7FC00000. See docs/datapath_fp.md."
+FP32MAC_PROTOCOL = STREAM_RULE + (
+    "One multiply-add per beat on i (payload a, b, first): acc <- round(round(a*b) + "
+    "(first ? -0.0 : acc)), i.e. first starts a new sum with the product. o carries acc "
+    "`latency` cycles later (one beat per input beat). Non-fused, round half to even; subnormal "
+    "inputs read as zero, results below 2^-126 flush to signed zero, overflow -> +-Inf, NaN "
+    "results are 0x7FC00000. See docs/datapath_fp.md."
 )
 
 _CONVERT_MEANINGS = {
-    "in_valid": "a block is presented on in_x this cycle (no backpressure)",
-    "in_x": "FP32 bit pattern of lane i on in_x__i",
-    "out_valid": "the block presented `latency` cycles ago is on the outputs",
-    "out_exp": "shared exponent e (signed, unbiased; 129 = invalid block)",
-    "out_mant": "signed mantissa q of lane i on out_mant__i, value q * 2^(e - m)",
-    "out_invalid": "the block had a NaN or Inf lane (mantissas forced to 0)",
+    "i__valid": "a block is presented on i__payload this cycle (no backpressure)",
+    "i__payload": "x = block_size FP32 bit patterns, lane i at bits [32i, 32i+32) "
+    "(payload_layout.i)",
+    "o__valid": "the block presented `latency` cycles ago is on o__payload",
+    "o__payload": "block.mant = signed mantissas q (value q * 2^(e - m)), block.exp = shared "
+    "exponent e (signed, unbiased; 129 = invalid block), invalid = the block had a NaN or Inf "
+    "lane (mantissas forced to 0) (payload_layout.o)",
 }
 
 _NORMALIZE_MEANINGS = {
-    "in_valid": "a value is presented this cycle (no backpressure)",
-    "in_acc": "signed fixed-point significand (e.g. a dot unit's accumulator)",
-    "in_exp": "signed exponent: value = in_acc * 2^(in_exp - frac_bits)",
-    "out_valid": "the value presented `latency` cycles ago is on out_f32",
-    "out_f32": "FP32 bit pattern, RNE, +-Inf on overflow, signed zero on underflow",
+    "i__valid": "a value is presented on i__payload this cycle (no backpressure)",
+    "i__payload": "acc = signed fixed-point significand (e.g. a dot unit's accumulator), exp = "
+    "signed exponent: value = acc * 2^(exp - frac_bits) (payload_layout.i)",
+    "o__valid": "the value presented `latency` cycles ago is on o__payload",
+    "o__payload": "f32 = FP32 bit pattern, RNE, +-Inf on overflow, signed zero on underflow",
 }
 
 _FP32MAC_MEANINGS = {
-    "in_valid": "a product a*b is presented this cycle (no backpressure)",
-    "in_first": "start a new sum: acc <- a*b (the addend is -0.0 instead of acc)",
-    "in_a": "FP32 bit pattern of operand a",
-    "in_b": "FP32 bit pattern of operand b",
-    "out_valid": "the product presented `latency` cycles ago has been accumulated",
-    "out_acc": "FP32 accumulator after that product (holds while out_valid=0)",
+    "i__valid": "a product a*b is presented on i__payload this cycle (no backpressure)",
+    "i__payload": "a, b = FP32 bit patterns of the operands, first = start a new sum: acc <- "
+    "a*b (the addend is -0.0 instead of acc) (payload_layout.i)",
+    "o__valid": "the product presented `latency` cycles ago has been accumulated",
+    "o__payload": "acc = FP32 accumulator after that product (holds while o__valid=0)",
 }
 
 
@@ -194,7 +202,8 @@ def _design(dut: Any, top: str, kind: str, config: dict[str, Any], meanings: dic
     text = to_verilog(dut, top)
     manifest = design_manifest(
         kind=kind, top=top, config=config, ports=clock_ports() + port_table(dut, meanings),
-        protocol=protocol, latency=dut.latency, extra=extra,
+        protocol=protocol, latency=dut.latency,
+        extra={**extra, "payload_layout": payload_layout(dut)},
     )
     return Design(top, {f"{top}.v": text}, manifest)
 

@@ -14,7 +14,15 @@ from typing import Any
 
 from gen.cli import add_design_args, design_from_args, write
 from gen.config import ConfigError, DesignConfig
-from gen.emit import Design, clock_ports, design_manifest, port_table, to_verilog
+from gen.emit import (
+    STREAM_RULE,
+    Design,
+    clock_ports,
+    design_manifest,
+    payload_layout,
+    port_table,
+    to_verilog,
+)
 from golden.nm_hw import index_bits, meta_layout
 from hw.decoder import NMDecoder
 from hw.sparsedot import SparseHBFPDot
@@ -25,7 +33,7 @@ __all__ = ["register", "generate_decoder", "generate_sparsedot", "META_ERROR_RUL
 META_ERROR_RULE = (
     "a beat violates when some group has idx[j] >= idx[j+1] for some j, or (M not a power of "
     "two) its last index >= M; meta_error is a register, 0 after rst: "
-    "err(t+1) = (err(t) & ~in_clear(t)) | (in_valid(t) & violation(t)); it rises one cycle "
+    "err(t+1) = (err(t) & ~clear(t)) | (i__valid(t) & violation(t)); it rises one cycle "
     "after the offending beat is presented and a violation wins over a simultaneous clear"
 )
 
@@ -37,21 +45,31 @@ def _nm(cfg: DesignConfig, what: str) -> tuple[int, int]:
     return nm
 
 
-def _metadata_doc(
-    n: int, m: int, groups: int, packed24: bool, prefix_idx: str, prefix_meta: str
-) -> dict[str, Any]:
-
+def _metadata_doc(n: int, m: int, groups: int, packed24: bool,
+                  lay_i: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The metadata fields of the input payload: form, rule and, per kept lane, its bits inside
+    ``i__payload`` (from ``payload_layout.i``, i.e. from the RTL's layout)."""
     ib = index_bits(m)
+    field = lay_i["meta" if packed24 else "idx"]
     if packed24:
         form = (
-            f"packed 2:4 nibbles on one {4 * groups}-bit bus {prefix_meta}: group g in bits "
+            f"packed 2:4 nibbles in the {4 * groups}-bit payload field meta (i__payload bits "
+            f"[{field['lsb'] + 4 * groups - 1}:{field['lsb']}]): group g in field bits "
             "[4g+3:4g] = idx0 | idx1 << 2 (REFERENCE.md section 4), idx0 < idx1"
         )
     else:
         form = (
-            f"one {ib}-bit port {prefix_idx}__k per kept lane k = g*N + j: the in-group index "
-            "(0..M-1) of the j-th kept weight of group g, strictly increasing in j"
+            f"payload array field idx, one {ib}-bit element per kept lane k = g*N + j: the "
+            "in-group index (0..M-1) of the j-th kept weight of group g, strictly increasing in j"
         )
+    layout = []
+    for row in meta_layout(n, m, groups, packed24=packed24):
+        k = row["flat_lane"]
+        lo = field["lsb"] + (4 * row["group"] + 2 * row["lane"] if packed24 else k * ib)
+        w = 2 if packed24 else ib
+        layout.append({"group": row["group"], "lane": row["lane"], "flat_lane": k,
+                       "field": "meta" if packed24 else f"idx[{k}]", "port": "i__payload",
+                       "bits": f"[{lo + w - 1}:{lo}]"})
     return {
         "sparsity": f"{n}:{m}",
         "groups_per_beat": groups,
@@ -62,9 +80,7 @@ def _metadata_doc(
         "selection_window": "lane j of a group selects indices j..M-N+j ((M-N+1):1 mux); "
         "an index outside it selects 0 (and is a metadata violation)",
         "meta_error_rule": META_ERROR_RULE,
-        "layout": meta_layout(
-            n, m, groups, packed24=packed24, prefix=prefix_meta if packed24 else prefix_idx
-        ),
+        "layout": layout,
     }
 
 
@@ -79,13 +95,15 @@ def generate_decoder(cfg: DesignConfig, *, packed24: bool = False) -> Design:
     ports = clock_ports() + port_table(
         dut,
         {
-            "in_valid": "a beat (activations + metadata) is presented this cycle",
-            "in_clear": "clear the sticky meta_error (a violation in the same cycle wins)",
-            "in_act": f"dense activation of group g = k // {m}, position k % {m}",
-            "in_idx": "in-group index of kept lane k = g*N + j (see metadata.layout)",
-            "in_meta": "packed 2:4 nibbles, group g in bits [4g+3:4g] (see metadata.layout)",
-            "out_valid": "decoded beat valid (1 cycle after in_valid)",
-            "out_act": "activation selected by lane k's index (0 if outside its window)",
+            "i__valid": "a beat (activations + metadata) is presented on i__payload this cycle",
+            "i__payload": f"act[k] = dense activation of group g = k // {m}, position k % {m}; "
+            + ("meta = packed 2:4 nibbles, group g in field bits [4g+3:4g]" if packed24 else
+               "idx[k] = in-group index of kept lane k = g*N + j")
+            + " (payload_layout.i, metadata.layout)",
+            "o__valid": "decoded beat valid (1 cycle after i__valid)",
+            "o__payload": "act[k] = activation selected by lane k's index (0 if outside its "
+            "window) (payload_layout.o)",
+            "clear": "clear the sticky meta_error (a violation in the same cycle wins)",
             "meta_error": "sticky metadata error (see metadata.meta_error_rule)",
         },
     )
@@ -94,11 +112,12 @@ def generate_decoder(cfg: DesignConfig, *, packed24: bool = False) -> Design:
         top=top,
         config=cfg.to_dict(),
         ports=ports,
-        protocol="valid only, no backpressure: one beat per cycle; outputs registered, "
-        "out_act held between valid beats",
+        protocol=STREAM_RULE + "One beat per cycle; the output stream is registered (latency "
+        "1), o__payload held between valid beats. clear and meta_error are plain ports.",
         latency={"cycles": dut.latency, "throughput_beats_per_cycle": 1},
         extra={
-            "metadata": _metadata_doc(n, m, groups, packed24, "in_idx", "in_meta"),
+            "payload_layout": payload_layout(dut),
+            "metadata": _metadata_doc(n, m, groups, packed24, payload_layout(dut)["i"]),
             "parameters": {"n": n, "m": m, "groups": groups, "width": dut.width,
                            "packed24": packed24},
         },
@@ -126,19 +145,19 @@ def generate_sparsedot(
     ports = clock_ports() + port_table(
         dut,
         {
-            "in_valid": "a beat (compressed weight block + dense activation block) is presented",
-            "in_first": "this beat starts a new accumulation",
-            "in_mode": "1 = narrow (mixed-mantissa) operands, sign-extended on the wide ports",
-            "in_clear": "clear the sticky meta_error (a violation in the same cycle wins)",
-            "in_w_exp": "shared exponent e of the weight block (signed, not biased)",
-            "in_a_exp": "shared exponent e of the activation block (signed, not biased)",
-            "in_w": f"compressed weight mantissa of kept lane k = g*N + j ({mw}-bit signed)",
-            "in_w_idx": "in-group index of kept lane k (see metadata.layout)",
-            "in_w_meta": "packed 2:4 nibbles, group g in bits [4g+3:4g] (see metadata.layout)",
-            "in_a": f"dense activation mantissa ({mw}-bit signed), group k // {m}",
-            "out_valid": f"result valid, {dut.latency} cycles after in_valid",
-            "out_acc": "running accumulation; value = out_acc * 2^(out_exp - 2*m_mode)",
-            "out_exp": "exponent of out_acc (see out_acc)",
+            "i__valid": "a beat (compressed weight block + dense activation block) is presented "
+            "on i__payload",
+            "i__payload": f"a = compressed weight block (a.mant[k]: {mw}-bit signed mantissa of "
+            "kept lane k = g*N + j, a.exp its shared exponent), b = dense activation block "
+            f"(b.mant[i]: {mw}-bit signed, group i // {m}; b.exp), first = this beat starts a "
+            "new accumulation, mode (narrow formats only) = 1: narrow operands, "
+            + ("meta = packed 2:4 nibbles, group g in field bits [4g+3:4g]" if packed24 else
+               "idx[k] = in-group index of kept lane k")
+            + " (payload_layout.i, metadata.layout)",
+            "o__valid": f"result valid, {dut.latency} cycles after i__valid",
+            "o__payload": "acc = running accumulation, exp = its exponent: value = acc * "
+            "2^(exp - 2*m_mode) (payload_layout.o)",
+            "clear": "clear the sticky meta_error (a violation in the same cycle wins)",
             "meta_error": "sticky metadata error (see metadata.meta_error_rule)",
         },
     )
@@ -147,12 +166,14 @@ def generate_sparsedot(
         top=top,
         config=cfg.to_dict(),
         ports=ports,
-        protocol="valid only, no backpressure: one beat per cycle; accumulation as the dense "
-        "dot unit (docs/dot.md); meta_error rises 1 cycle after the offending beat",
+        protocol=STREAM_RULE + "One beat per cycle; accumulation as the dense dot unit "
+        "(docs/dot.md); meta_error rises 1 cycle after the offending beat. clear and meta_error "
+        "are plain ports.",
         latency={"cycles": dut.latency, "decoder": int(decoder_register),
                  "dot": cfg.pipeline, "throughput_beats_per_cycle": 1},
         extra={
-            "metadata": _metadata_doc(n, m, dut.groups, packed24, "in_w_idx", "in_w_meta"),
+            "payload_layout": payload_layout(dut),
+            "metadata": _metadata_doc(n, m, dut.groups, packed24, payload_layout(dut)["i"]),
             "parameters": {"n": n, "m": m, "block": cfg.block_size, "lanes": dut.lanes,
                            "multipliers": dut.lanes, "dense_macs_per_beat": cfg.block_size,
                            "mant_bits": cfg.mant_bits, "narrow_mant_bits": cfg.narrow_mant_bits,

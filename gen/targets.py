@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from gen import cmd_datapath, cmd_fp, cmd_pod, cmd_sparse
+from gen import cmd_datapath, cmd_engine, cmd_fp, cmd_pod, cmd_sparse
 from gen.config import ConfigError, DesignConfig
 from gen.emit import Design
 
@@ -15,6 +15,7 @@ __all__ = ["TARGETS", "generate", "design_label"]
 
 TARGETS: dict[str, Callable[[DesignConfig], Design]] = {
     "pod": cmd_pod.generate_pod,
+    "engine": cmd_engine.generate_engine,
     "dot": cmd_datapath.generate_dot,
     "sparsedot": cmd_sparse.generate_sparsedot,
     "convert": cmd_fp.generate_convert,
@@ -47,7 +48,7 @@ def design_label(target: str, cfg: DesignConfig) -> str:
     if target == "fp32mac":
         return "fp32mac"
     parts = [target]
-    if target == "pod":
+    if target in ("pod", "engine"):
         parts.append(f"{cfg.rows}x{cfg.cols}")
     parts.append(cfg.format)
     if target != "pod" or cfg.block_size != cfg.rows:

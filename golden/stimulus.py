@@ -60,6 +60,7 @@ __all__ = [
     "SparseDotStim",
     "sparsedot_stim",
     "pod_operands",
+    "engine_operands",
 ]
 
 
@@ -670,3 +671,24 @@ def pod_operands(M: int, N: int, K: int, geo: PodGeometry, rng: np.random.Genera
         junk = rng.integers(0, 1 << (geo.mw - nb), size=qw.shape) << nb
         qw = np.where(qw != 0, qw ^ junk, 0)
     return qa, ea, qw, ew
+
+
+def engine_operands(M: int, N: int, K: int, rng: np.random.Generator, *,
+                    specials: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """FP32 operands of an engine GEMM: activations M x K, weights K x N (float32).
+
+    Activations are Gaussian with 5 % outliers (x 1e4) and 5 % zeros; with ``specials`` one
+    row spans the whole FP32 exponent range (subnormals included), and one lane each is +Inf
+    and NaN (their rows come out as the canonical NaN). Weights are Gaussian (finite: HBFP has
+    no NaN/Inf encoding, and the weights are encoded offline).
+    """
+    a = rng.standard_normal((M, K)).astype(np.float32)
+    a[rng.random((M, K)) < 0.05] *= np.float32(1e4)
+    a[rng.random((M, K)) < 0.05] = 0
+    if specials:
+        a[min(1, M - 1)] = random_f32(rng, (K,), lo=0, hi=254).view(np.float32)
+        if M > 2:
+            a.view(np.uint32)[2, 0] = 0x7F800000
+            a.view(np.uint32)[M - 1, K - 1] = 0x7FC00001
+    w = (rng.standard_normal((K, N)) * 0.1).astype(np.float32)
+    return a, w

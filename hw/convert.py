@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import operator
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.facts import EXP_WIDTH, ParamError, check_index, mant_width
+from golden.facts import EXP_WIDTH, ParamError, check_index
 from hw.block import Block, check_input_bits
+from hw.signatures import HBFPBlock, valid_stream
 
 __all__ = ["FP32ToHBFP", "lfsr_jump_masks", "LFSR_WIDTH", "LFSR_TAPS"]
 
@@ -76,36 +78,45 @@ class FP32ToHBFP(Block):
         Stochastic rounding with a per-lane 32-bit LFSR instead of round half to even.
     offset_bits : int
         Random bits per lane and block in stochastic mode (1..32).
+    narrow_mant_bits : int or None
+        Accuracy Boosters' run-time narrow mode: the input payload gains ``mode``; a beat with
+        ``mode`` set is rounded to ``narrow_mant_bits`` magnitude bits (the same alignment,
+        ``m - narrow_mant_bits`` places further right, saturating at ``2^narrow - 1``), so its
+        mantissas are exactly those of a ``narrow_mant_bits`` converter. The LFSRs advance the
+        same way in both modes.
     seed : int
         LFSR reset seed; lane ``i`` resets to ``(seed + 0x9E3779B9 (i+1)) mod 2^32`` (0 -> 1).
 
     Ports
     -----
-    in_valid : In(1)
-        A block is presented on ``in_x`` this cycle. No backpressure.
-    in_x : In(32).array(block_size)
-        FP32 bit patterns, lane ``i`` is Verilog port ``in_x__i``.
-    out_valid : Out(1)
-        ``in_valid`` delayed by ``latency``.
-    out_exp : Out(signed(EXP_WIDTH))
-        Shared exponent ``e`` itself (not biased); 129 for an invalid block.
-    out_mant : Out(signed(m + 1)).array(block_size)
-        Signed mantissas in [-(2^m - 1), 2^m - 1]; 0 for an invalid block.
-    out_invalid : Out(1)
-        Some lane of the block was NaN or +-Inf (exponent field 255).
+    i : In(valid_stream(StructLayout({"x": ArrayLayout(32, block_size)})))
+        One block of FP32 bit patterns per beat (``i.payload.x[i]`` is lane ``i``); Verilog
+        ``i__valid``, ``i__payload``. ``always_ready``: no backpressure, no ``ready`` port.
+    o : Out(valid_stream(StructLayout({"block": HBFPBlock(block_size, m), "invalid": 1})))
+        One beat per input beat, ``latency`` cycles later (``o.valid`` is ``i.valid`` delayed):
+        ``block.mant[i]`` the signed mantissas in [-(2^m - 1), 2^m - 1] (0 for an invalid
+        block), ``block.exp`` the shared exponent ``e`` itself (not biased; 129 for an invalid
+        block), ``invalid`` set when some lane was NaN or +-Inf (exponent field 255). Verilog
+        ``o__valid``, ``o__payload``; the payload holds while ``o.valid`` is low.
 
     Notes
     -----
-    Latency ``pipeline`` cycles, throughput one block per cycle. In stochastic mode every lane's
-    LFSR advances ``offset_bits`` shifts for each block reaching the rounding stage, and the low
-    ``offset_bits`` bits of the state before the advance are the block's offset.
+    Latency ``pipeline`` cycles, throughput one block per cycle (one beat every cycle). In
+    stochastic mode every lane's LFSR advances ``offset_bits`` shifts for each block reaching the
+    rounding stage, and the low ``offset_bits`` bits of the state before the advance are the
+    block's offset.
     """
 
     @classmethod
     def check(cls, *, block_size: int, mant_bits: int, pipeline: int = 1,
-              stochastic: bool = False, offset_bits: int = 8, seed: int = 0x5EED) -> None:
+              stochastic: bool = False, offset_bits: int = 8, seed: int = 0x5EED,
+              narrow_mant_bits: int | None = None) -> None:
         k = check_index(block_size, "block size")
         m = check_index(mant_bits, "mantissa width")
+        if narrow_mant_bits is not None and not (
+                1 <= check_index(narrow_mant_bits, "narrow mantissa width") < m):
+            raise ParamError(f"narrow mantissa width must be in [1, {m}), not "
+                             f"{narrow_mant_bits}", field="narrow_mant_bits")
         p = check_index(pipeline, "converter pipeline depth")
         ob = check_index(offset_bits, "stochastic offset bits")
         if not 0 <= check_index(seed, "stochastic rounding seed") <= 0xFFFFFFFF:
@@ -132,6 +143,7 @@ class FP32ToHBFP(Block):
         stochastic: bool = False,
         offset_bits: int = 8,
         seed: int = 0x5EED,
+        narrow_mant_bits: int | None = None,
     ) -> None:
         self._k = operator.index(block_size)
         self._m = operator.index(mant_bits)
@@ -139,16 +151,22 @@ class FP32ToHBFP(Block):
         self._stochastic = bool(stochastic)
         self._offset_bits = operator.index(offset_bits)
         self._seed = operator.index(seed)
-        super().__init__(
-            {
-                "in_valid": In(1),
-                "in_x": In(32).array(self._k),
-                "out_valid": Out(1),
-                "out_exp": Out(signed(EXP_WIDTH)),
-                "out_mant": Out(signed(mant_width(self._m))).array(self._k),
-                "out_invalid": Out(1),
-            }
-        )
+        self._narrow = None if narrow_mant_bits is None else operator.index(narrow_mant_bits)
+        super().__init__(self.signature_of(block_size=self._k, mant_bits=self._m,
+                                           narrow_mant_bits=self._narrow))
+
+    @staticmethod
+    def signature_of(*, block_size: int, mant_bits: int,
+                     narrow_mant_bits: int | None = None) -> wiring.Signature:
+        """The converter's signature, without building one (a parent placing a black box)."""
+        i = {"x": data.ArrayLayout(unsigned(32), block_size)}
+        if narrow_mant_bits is not None:
+            i["mode"] = unsigned(1)
+        return wiring.Signature({
+            "i": In(valid_stream(data.StructLayout(i))),
+            "o": Out(valid_stream(data.StructLayout({
+                "block": HBFPBlock(block_size, mant_bits), "invalid": unsigned(1)}))),
+        })
 
     # ---- read-only facts ----------------------------------------------------------------
     @property
@@ -161,7 +179,7 @@ class FP32ToHBFP(Block):
 
     @property
     def latency(self) -> int:
-        """Cycles from ``in_valid`` to ``out_valid``."""
+        """Cycles from an input beat (``i.valid``) to its output beat (``o.valid``)."""
         return self._pipeline
 
     @property
@@ -186,7 +204,8 @@ class FP32ToHBFP(Block):
         k, mb, B = self._k, self._m, self._offset_bits
 
         # Stage A: unpack, exponent field 0 read as 1, block maximum, NaN/Inf detection.
-        fields = [x[23:31] for x in self.in_x]
+        xs = [self.i.payload.x[i] for i in range(k)]
+        fields = [x[23:31] for x in xs]
         eff = [Mux(f == 0, 1, f) for f in fields]
         fmax = Signal(8)
         m.d.comb += fmax.eq(_max_tree(list(eff)))
@@ -195,7 +214,7 @@ class FP32ToHBFP(Block):
         # d = how far below the block maximum each lane sits (>= 0); 24-bit significand with
         # subnormals read as 0.f, and the sign: all the per-lane datapath needs.
         dist_a = [Signal(8, name=f"dist_a{i}") for i in range(k)]
-        sig_a = [Cat(x[0:23], x[23:31] != 0, x[31]) for x in self.in_x]  # {sign, 1.f | 0.f}
+        sig_a = [Cat(x[0:23], x[23:31] != 0, x[31]) for x in xs]  # {sign, 1.f | 0.f}
         for i in range(k):
             m.d.comb += dist_a[i].eq(fmax - eff[i])
 
@@ -204,15 +223,28 @@ class FP32ToHBFP(Block):
             x_b = [Signal(25, name=f"x_b{i}") for i in range(k)]
             dist_b = [Signal(8, name=f"dist_b{i}") for i in range(k)]
             fmax_b, inv_b, val_b = Signal(8), Signal(), Signal()
-            m.d.sync += [fmax_b.eq(fmax), inv_b.eq(invalid_a), val_b.eq(self.in_valid)]
+            m.d.sync += [fmax_b.eq(fmax), inv_b.eq(invalid_a), val_b.eq(self.i.valid)]
+            if self._narrow is not None:
+                mode_b = Signal(name="mode_b")
+                m.d.sync += mode_b.eq(self.i.payload.mode)
             for i in range(k):
                 m.d.sync += [x_b[i].eq(sig_a[i]), dist_b[i].eq(dist_a[i])]
             stages_left = self._pipeline - 1
         else:
             x_b, dist_b, fmax_b, inv_b, val_b = (
-                sig_a, dist_a, fmax, invalid_a, self.in_valid,
+                sig_a, dist_a, fmax, invalid_a, self.i.valid,
             )
+            if self._narrow is not None:
+                mode_b = self.i.payload.mode
             stages_left = self._pipeline
+
+        # Narrow mode: the same alignment m - n places further right, saturating at 2^n - 1.
+        if self._narrow is not None:
+            extra = mb - self._narrow
+            dist_b = [Mux(mode_b, d + extra, d) for d in dist_b]
+            qmax_of = lambda q: Mux(mode_b, (1 << self._narrow) - 1, q)  # noqa: E731
+        else:
+            qmax_of = lambda q: q  # noqa: E731
 
         # Stage B: per-lane alignment and rounding.
         qmax = (1 << mb) - 1
@@ -247,7 +279,8 @@ class FP32ToHBFP(Block):
                 inc = guard & (sticky | qmag[0])
                 r = Signal(mb + 1, name=f"r{i}")
                 m.d.comb += r.eq(qmag + inc)
-                rs = Mux(r > qmax, qmax, r)  # round-up of 2^m - 1/2 and above saturates
+                qm = qmax_of(qmax)
+                rs = Mux(r > qm, qm, r)  # round-up of 2^m - 1/2 and above saturates
                 m.d.comb += mant_b[i].eq(Mux(sign, -rs, rs))
             else:
                 # Same alignment with B more fraction bits: u = floor(|v| 2^B), the exact floor
@@ -265,18 +298,20 @@ class FP32ToHBFP(Block):
                 z = Signal(signed(mb + B + 2), name=f"z{i}")
                 m.d.comb += z.eq(t + lfsr[i][0:B])
                 q = z[B:].as_signed()
-                m.d.comb += mant_b[i].eq(Mux(q > qmax, qmax, Mux(q < -qmax, -qmax, q)))
+                qm = qmax_of(qmax)
+                m.d.comb += mant_b[i].eq(Mux(q > qm, qm, Mux(q < -qm, -qm, q)))
 
         # Output registers (stage count = stages_left >= 1); an invalid block's mantissas are 0.
         cur_v, cur_e, cur_inv = val_b, exp_b, inv_b
         cur_m = [Mux(inv_b, 0, mant_b[i]) for i in range(k)]
         for s in range(stages_left):
             last = s == stages_left - 1
-            nv = self.out_valid if last else Signal(name=f"v_o{s}")
-            ne = self.out_exp if last else Signal(signed(EXP_WIDTH), name=f"e_o{s}")
-            ni = self.out_invalid if last else Signal(name=f"inv_o{s}")
+            out = self.o.payload
+            nv = self.o.valid if last else Signal(name=f"v_o{s}")
+            ne = out.block.exp if last else Signal(signed(EXP_WIDTH), name=f"e_o{s}")
+            ni = out.invalid if last else Signal(name=f"inv_o{s}")
             nm = (
-                list(self.out_mant)
+                [out.block.mant[i] for i in range(k)]
                 if last
                 else [Signal(signed(mb + 1), name=f"m_o{s}_{i}") for i in range(k)]
             )

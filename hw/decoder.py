@@ -10,22 +10,54 @@ from __future__ import annotations
 import operator
 
 from amaranth.hdl import Module, Signal, Value, signed, unsigned
+from amaranth.lib import data
 from amaranth.lib.wiring import In, Out
 
 from golden.facts import ParamError, check_index, check_nm, index_bits
 from hw.block import Block, check_input_bits
+from hw.signatures import valid_stream
 
 __all__ = ["NMDecoder"]
+
+
+def _field(layout: data.Layout, path: tuple[str, ...]) -> object:
+    """The shape of the field at ``path`` (struct field names) inside ``layout``."""
+    shape: object = layout
+    for name in path:
+        shape = data.Layout.cast(shape)[name].shape
+    return shape
+
+
+def _replace(layout: data.StructLayout, path: tuple[str, ...],
+             shape: object) -> data.StructLayout:
+    """``layout`` with the field at ``path`` replaced by ``shape`` (field order kept)."""
+    fields = {name: f.shape for name, f in layout}
+    head = path[0]
+    fields[head] = shape if len(path) == 1 else _replace(data.Layout.cast(fields[head]),
+                                                         path[1:], shape)
+    return data.StructLayout(fields)
+
+
+def _pass_through(src, dst, layout: data.StructLayout, path: tuple[str, ...]) -> list:
+    """Assignments ``dst.<f> = src.<f>`` for every field of ``layout`` except the one at
+    ``path`` (the structs on the way to it are descended into)."""
+    stmts = []
+    for name, f in layout:
+        if name != path[0]:
+            stmts.append(dst[name].eq(src[name]))
+        elif len(path) > 1:
+            stmts += _pass_through(src[name], dst[name], data.Layout.cast(f.shape), path[1:])
+    return stmts
 
 
 class NMDecoder(Block):
     """Sparse-index decoder for N:M structured sparsity with metadata checking.
 
-    A beat carries ``groups`` groups of ``m`` dense activations (``in_act``) and, per group,
-    ``n`` in-group indices of the kept weights. Lane ``k = g*n + j`` outputs
-    ``in_act[g*m + idx[k]]``. With strictly increasing indices lane ``j`` can only hold an index
-    in ``[j, m-n+j]``, so each lane has an ``(m-n+1):1`` multiplexer (not ``m:1``); an index
-    outside that window selects 0 and is a metadata violation.
+    A beat carries ``groups`` groups of ``m`` dense activations and, per group, ``n`` in-group
+    indices of the kept weights. Lane ``k = g*n + j`` outputs activation ``g*m + idx[k]``. With
+    strictly increasing indices lane ``j`` can only hold an index in ``[j, m-n+j]``, so each lane
+    has an ``(m-n+1):1`` multiplexer (not ``m:1``); an index outside that window selects 0 and is
+    a metadata violation.
 
     Parameters
     ----------
@@ -36,34 +68,44 @@ class NMDecoder(Block):
     width : int
         Width of a signed activation.
     packed24 : bool
-        Take the metadata as REFERENCE.md's packed 2:4 nibbles on one flat bus ``in_meta``
+        Take the metadata as REFERENCE.md's packed 2:4 nibbles in one payload field ``meta``
         (``4*groups`` bits, group ``g`` in ``[4g+3:4g]``, nibble ``idx0 | idx1<<2``) instead of
-        the per-lane ports ``in_idx__k``. Only for 2:4.
+        the per-lane array ``idx``. Only for 2:4.
     registered : bool
-        Register ``out_valid``/``out_act`` (latency 1, the default for a standalone decoder).
-        ``False`` makes them combinational (latency 0), for embedding in front of a unit that
-        registers its inputs anyway or when the mux can share the next stage's cycle; saves
-        ``groups*n*width + 1`` flip-flops. ``meta_error`` is a register in both cases.
+        Register the output stream (latency 1, the default for a standalone decoder); only a
+        valid beat loads the output payload (held otherwise). ``False`` makes it combinational
+        (latency 0), for embedding in front of a unit that registers its inputs anyway or when
+        the mux can share the next stage's cycle; saves the output payload's flip-flops and
+        ``o.valid``'s. ``meta_error`` is a register in both cases.
+    out_layout : data.StructLayout or None
+        The output payload layout, so that ``o`` connects (``wiring.connect``) to a consumer
+        that takes that layout; default ``StructLayout({"act": ArrayLayout(signed(width),
+        groups*n)})``. Every field but the selected activations passes through (registered
+        with them when ``registered``): a side band that stays aligned with its beat.
+    select : tuple of str
+        Path (field names) of the ``ArrayLayout(signed(width), groups*n)`` field of
+        ``out_layout`` that receives the selected activations (default ``("act",)``).
 
     Ports
     -----
-    in_valid : In(1)
-        A beat is presented (no backpressure: one beat per cycle).
-    in_clear : In(1)
+    i : In(valid_stream(...))
+        ``out_layout`` with the field at ``select`` replaced by the ``groups*m`` dense
+        activations (``ArrayLayout(signed(width), groups*m)``, element ``g*m + p`` = position
+        ``p`` of group ``g``), plus ``idx`` (``ArrayLayout(unsigned(ceil(log2 m)), groups*n)``,
+        the in-group index of kept lane ``k``) or, with ``packed24``, ``meta``
+        (``unsigned(4*groups)``). Default: ``{"act", "idx"|"meta"}``. ``always_ready``: no
+        backpressure, one beat per cycle (Verilog ``i__valid``, ``i__payload``).
+    o : Out(valid_stream(out_layout))
+        One beat per input beat, ``latency`` cycles later: the field at ``select`` holds the
+        activation selected by each lane's index (0 if outside its window), the others are
+        copied from the input beat (Verilog ``o__valid``, ``o__payload``).
+    clear : In(1)
         Clear the sticky ``meta_error`` (a violation in the same cycle wins).
-    in_act : In(signed(width)).array(groups*m)
-    in_idx : In(unsigned(ceil(log2 m))).array(groups*n)
-        Per-lane indices (absent with ``packed24``).
-    in_meta : In(unsigned(4*groups))
-        Packed 2:4 nibble bus (only with ``packed24``).
-    out_valid : Out(1)
-    out_act : Out(signed(width)).array(groups*n)
-        Selected activations; registered: only updated on a valid beat (held otherwise).
     meta_error : Out(1)
         Sticky: rises one cycle after the first beat whose metadata violates the rule (some
         group with ``idx[j] >= idx[j+1]``, or last index ``>= m`` when ``m`` is not a power of
         two) is presented, i.e. together with that beat's registered output; stays 1 until
-        ``rst`` or ``in_clear``. Independent of ``registered``.
+        ``rst`` or ``clear``. Independent of ``registered``.
 
     Latency and throughput
     ----------------------
@@ -72,7 +114,8 @@ class NMDecoder(Block):
 
     @classmethod
     def check(cls, *, n: int, m: int, groups: int, width: int, packed24: bool = False,
-              registered: bool = True) -> None:  # noqa: ARG003
+              registered: bool = True, out_layout: data.StructLayout | None = None,
+              select: tuple[str, ...] = ("act",)) -> None:  # noqa: ARG003
         n, m = check_nm(n, m)
         if check_index(groups, "decoder groups") < 1:
             raise ParamError(f"decoder groups must be a positive integer, not {groups}")
@@ -81,10 +124,20 @@ class NMDecoder(Block):
         check_input_bits(groups * (m * width + n * 4) + 2, "this decoder")
         if packed24 and (n, m) != (2, 4):
             raise ParamError(f"packed 2:4 nibble metadata needs sparsity 2:4, not {n}:{m}")
+        if out_layout is not None:
+            want = data.ArrayLayout(signed(width), groups * n)
+            try:
+                got = _field(out_layout, tuple(select))
+            except (KeyError, TypeError):
+                raise ParamError(f"decoder out_layout has no field {'.'.join(select)}") from None
+            if data.Layout.cast(got) != want:
+                raise ParamError(f"decoder out_layout field {'.'.join(select)} must be {want!r}, "
+                                 f"not {got!r}")
 
     def __init__(
         self, *, n: int, m: int, groups: int, width: int, packed24: bool = False,
-        registered: bool = True,
+        registered: bool = True, out_layout: data.StructLayout | None = None,
+        select: tuple[str, ...] = ("act",),
     ) -> None:
         n, m = operator.index(n), operator.index(m)
         groups, width = operator.index(groups), operator.index(width)
@@ -93,19 +146,24 @@ class NMDecoder(Block):
         self._packed24 = packed24
         self._registered = bool(registered)
         ib = index_bits(m)
-        sig = {
-            "in_valid": In(1),
-            "in_clear": In(1),
-            "in_act": In(signed(width)).array(groups * m),
-            "out_valid": Out(1),
-            "out_act": Out(signed(width)).array(groups * n),
-            "meta_error": Out(1),
-        }
+        self._select = tuple(select)
+        if out_layout is None:
+            out_layout = data.StructLayout({
+                "act": data.ArrayLayout(signed(width), groups * n)})
+            self._select = ("act",)
+        self._out_layout = out_layout
+        in_fields = {name: f.shape for name, f in _replace(
+            out_layout, self._select, data.ArrayLayout(signed(width), groups * m))}
         if packed24:
-            sig["in_meta"] = In(unsigned(4 * groups))
+            in_fields["meta"] = unsigned(4 * groups)
         else:
-            sig["in_idx"] = In(unsigned(ib)).array(groups * n)
-        super().__init__(sig)
+            in_fields["idx"] = data.ArrayLayout(unsigned(ib), groups * n)
+        super().__init__({
+            "i": In(valid_stream(data.StructLayout(in_fields))),
+            "o": Out(valid_stream(out_layout)),
+            "clear": In(1),
+            "meta_error": Out(1),
+        })
 
     # ---- read-only facts ---------------------------------------------------------------
     @property
@@ -146,17 +204,36 @@ class NMDecoder(Block):
     def registered(self) -> bool:
         return self._registered
 
+    @property
+    def select(self) -> tuple[str, ...]:
+        """Path of the selected activations inside both payloads."""
+        return self._select
+
     def lane_index(self, k: int) -> Value:
-        """Value (Amaranth) of lane ``k``'s index, whichever metadata port form is built."""
+        """Value (Amaranth) of lane ``k``'s index, whichever metadata form is built."""
         if self._packed24:
             # Nibble g = idx0 | idx1<<2 at [4g+3:4g]: lane k = 2g+j sits at bits [2k+1:2k].
-            return self.in_meta[2 * k: 2 * k + 2]
-        return self.in_idx[k]
+            return self.i.payload.meta[2 * k: 2 * k + 2]
+        return self.i.payload.idx[k]
+
+    def _at(self, view, path: tuple[str, ...]):
+        for name in path:
+            view = view[name]
+        return view
 
     def elaborate(self, platform: object) -> Module:
         mod = Module()
         n, m = self._n, self._m
         pow2 = (m & (m - 1)) == 0
+        act_in = self._at(self.i.payload, self._select)
+        act_out = self._at(self.o.payload, self._select)
+        valid = self.i.valid
+        side = _pass_through(self.i.payload, self.o.payload, self._out_layout, self._select)
+        if self._registered:
+            with mod.If(valid):
+                mod.d.sync += side
+        else:
+            mod.d.comb += side
         bad_terms = []
         for g in range(self._groups):
             idx = [self.lane_index(g * n + j) for j in range(n)]
@@ -166,14 +243,14 @@ class NMDecoder(Block):
                 with mod.Switch(idx[j]):
                     for p in range(j, m - n + j + 1):
                         with mod.Case(p):
-                            mod.d.comb += sel.eq(self.in_act[g * m + p])
+                            mod.d.comb += sel.eq(act_in[g * m + p])
                     with mod.Default():
                         mod.d.comb += sel.eq(0)
                 if self._registered:
-                    with mod.If(self.in_valid):
-                        mod.d.sync += self.out_act[g * n + j].eq(sel)
+                    with mod.If(valid):
+                        mod.d.sync += act_out[g * n + j].eq(sel)
                 else:
-                    mod.d.comb += self.out_act[g * n + j].eq(sel)
+                    mod.d.comb += act_out[g * n + j].eq(sel)
             # Strictly increasing + last < m is equivalent to every lane inside its window.
             for j in range(n - 1):
                 bad_terms.append(idx[j] >= idx[j + 1])
@@ -186,10 +263,10 @@ class NMDecoder(Block):
                 acc = acc | t
             mod.d.comb += bad.eq(acc)
         if self._registered:
-            mod.d.sync += self.out_valid.eq(self.in_valid)
+            mod.d.sync += self.o.valid.eq(valid)
         else:
-            mod.d.comb += self.out_valid.eq(self.in_valid)
+            mod.d.comb += self.o.valid.eq(valid)
         mod.d.sync += self.meta_error.eq(
-            (self.meta_error & ~self.in_clear) | (self.in_valid & bad)
+            (self.meta_error & ~self.clear) | (valid & bad)
         )
         return mod

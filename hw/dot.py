@@ -11,17 +11,17 @@ Arithmetic
 * Accumulator state ``(acc, x)``: value ``acc * 2^(x - 2m)`` with the *wide* ``m``. A block
   with product exponent ``p = e_a + e_b`` is aligned to the larger of ``x`` and ``p``: the side with
   the smaller exponent is shifted right arithmetically (floor) by the difference, then the two are
-  added and saturated to ``acc_width`` bits (two's complement range). ``in_first`` restarts:
+  added and saturated to ``acc_width`` bits (two's complement range). ``first`` restarts:
   ``acc = S``, ``x = p``. Reset leaves ``acc = 0, x = -512`` so a stream that starts without
-  ``in_first`` behaves exactly as if it had.
-* Narrow mode (``in_mode = 1``): each operand's low ``n+1`` bits (``n = narrow_mant_bits``) are the
+  ``first`` behaves exactly as if it had.
+* Narrow mode (``mode = 1``): each operand's low ``n+1`` bits (``n = narrow_mant_bits``) are the
   narrow mantissa (the upper port bits are ignored; drive them as its sign extension). The unit
   feeds the multipliers ``q << (m - n)``, i.e. the narrow mantissa MSB-aligned in the wide
   datapath, so the low ``m - n`` operand bits and low ``2(m - n)`` bits of every product and tree
   node are constant zero: they do not toggle (operand isolation), and the accumulator stays in
   wide units, which makes mid-stream mode switches exact. Only the reported exponent changes:
-  ``out_exp = x - 2(m - n)`` in narrow mode, so ``out_acc * 2^(out_exp - 2 m_mode)`` holds for
-  the mode of the block just accumulated.
+  ``exp = x - 2(m - n)`` in narrow mode, so ``acc * 2^(exp - 2 m_mode)`` (the output payload)
+  holds for the mode of the block just accumulated.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.facts import EXP_WIDTH, PROD_EXP_WIDTH, ParamError, min_acc_width
 from hw.block import Block, check_input_bits
+from hw.signatures import DotOperands, DotResult, valid_stream
 
 __all__ = ["HBFPDot", "MIN_MANT_BITS", "MAX_MANT_BITS", "RESET_EXP", "register_cuts"]
 
@@ -133,22 +134,30 @@ class HBFPDot(Block):
     acc_width : int
         Accumulator width ``W``, at least ``2(m+1) + ceil(log2 k)`` so a block sum is exact.
     pipeline : int
-        Register stages from input to ``out_acc`` (>= 1); see :func:`register_cuts`.
+        Register stages from input to the output payload (>= 1); see :func:`register_cuts`.
     narrow_mant_bits : int or None
-        Narrow width ``n`` (2..m-1) selected at run time by ``in_mode``; ``None`` omits the mode.
+        Narrow width ``n`` (2..m-1) selected at run time by the payload's ``mode`` bit; ``None``
+        omits the mode.
+
+    Ports
+    -----
+    i : In(valid_stream(DotOperands(lanes, m, mode=narrow_mant_bits is not None)))
+        One block pair per beat: ``a`` and ``b`` (:class:`hw.signatures.HBFPBlock`: ``mant``,
+        ``lanes`` x signed ``m+1``, and ``exp``, signed ``EXP_WIDTH``), ``first`` (restart the
+        accumulation with this block pair) and, with ``narrow_mant_bits``, ``mode``. Verilog
+        ``i__valid``, ``i__payload``; ``always_ready``: no backpressure.
+    o : Out(valid_stream(DotResult(acc_width)))
+        One beat per input beat, ``latency`` cycles later: ``acc`` (signed ``W``, the running
+        accumulation after that block) and ``exp`` (signed ``PROD_EXP_WIDTH``; value ``= acc *
+        2^(exp - 2 m_mode)``, wraps modulo ``2^PROD_EXP_WIDTH`` only if the exponent inputs leave
+        the HBFP range [-125, 128]). The payload holds while ``o.valid`` is low. The layout is
+        the one :class:`hw.normalize.HBFPToFP32` takes, so ``wiring.connect(m, dot.o, norm.i)``.
 
     Notes
     -----
-    Latency: ``pipeline`` cycles from an input block (``in_valid``) to its ``out_valid`` pulse.
-    Throughput: one block pair per cycle, no backpressure, no bubbles needed between blocks or
-    across mode switches or restarts. ``out_acc``/``out_exp`` hold their value while
-    ``out_valid`` is low.
-
-    Ports: ``in_valid``, ``in_first`` (restart accumulation with this block), ``in_mode`` (only
-    with ``narrow_mant_bits``), ``in_a_exp``/``in_b_exp`` (signed ``EXP_WIDTH``), ``in_a``/``in_b``
-    (``lanes`` x signed ``m+1``), ``out_valid``, ``out_acc`` (signed ``W``), ``out_exp`` (signed
-    ``PROD_EXP_WIDTH``; value ``= out_acc * 2^(out_exp - 2 m_mode)``, wraps modulo
-    ``2^PROD_EXP_WIDTH`` only if the exponent inputs leave the HBFP range [-125, 128]).
+    Latency: ``pipeline`` cycles from an input beat (``i.valid``) to its ``o.valid`` beat.
+    Throughput: one block pair per cycle, no bubbles needed between blocks or across mode
+    switches or restarts.
     """
 
     @classmethod
@@ -176,24 +185,11 @@ class HBFPDot(Block):
         self._pipeline = pipeline
         self._narrow = narrow_mant_bits
 
-        members: dict[str, object] = {
-            "in_valid": In(1),
-            "in_first": In(1),
-        }
-        if narrow_mant_bits is not None:
-            members["in_mode"] = In(1)
-        members.update(
-            {
-                "in_a_exp": In(signed(EXP_WIDTH)),
-                "in_b_exp": In(signed(EXP_WIDTH)),
-                "in_a": In(signed(mant_bits + 1)).array(lanes),
-                "in_b": In(signed(mant_bits + 1)).array(lanes),
-                "out_valid": Out(1),
-                "out_acc": Out(signed(acc_width)),
-                "out_exp": Out(signed(PROD_EXP_WIDTH)),
-            }
-        )
-        super().__init__(members)
+        super().__init__({
+            "i": In(valid_stream(DotOperands(lanes, mant_bits,
+                                             mode=narrow_mant_bits is not None))),
+            "o": Out(valid_stream(DotResult(acc_width))),
+        })
 
     # ---- derived facts -----------------------------------------------------------------------
     @property
@@ -218,7 +214,7 @@ class HBFPDot(Block):
 
     @property
     def latency(self) -> int:
-        """Cycles from ``in_valid`` to the matching ``out_valid`` (equals ``pipeline``)."""
+        """Cycles from an input beat (``i.valid``) to its output beat (equals ``pipeline``)."""
         return self._pipeline
 
     @property
@@ -232,11 +228,12 @@ class HBFPDot(Block):
         mb, n, W = self._mant_bits, self._narrow, self._acc_width
         has_mode = n is not None
 
-        valid = self.in_valid
-        first = self.in_first
-        mode = self.in_mode if has_mode else None
+        ops = self.i.payload
+        valid = self.i.valid
+        first = ops.first
+        mode = ops.mode if has_mode else None
         pexp = Signal(signed(PROD_EXP_WIDTH), name="pexp")
-        m.d.comb += pexp.eq(self.in_a_exp + self.in_b_exp)
+        m.d.comb += pexp.eq(ops.a.exp + ops.b.exp)
 
         # Operand selection. In narrow mode the narrow mantissa (low n+1 bits) is MSB-aligned:
         # the multiplier then sees constant-zero low bits instead of toggling sign copies.
@@ -250,8 +247,8 @@ class HBFPDot(Block):
 
         level: list[Signal] = []
         for i in range(self._lanes):
-            a = operand(self.in_a[i], f"op_a_{i}")
-            b = operand(self.in_b[i], f"op_b_{i}")
+            a = operand(ops.a.mant[i], f"op_a_{i}")
+            b = operand(ops.b.mant[i], f"op_b_{i}")
             p = Signal(signed(2 * mb + 2), name=f"prod_{i}")
             m.d.comb += p.eq(a * b)
             level.append(p)
@@ -331,13 +328,13 @@ class HBFPDot(Block):
                 m.d.sync += [acc.eq(bsum), xacc.eq(pexp)]
             with m.Else():
                 m.d.sync += [acc.eq(sat), xacc.eq(Mux(blk_big, pexp, xacc))]
-        m.d.comb += [self.out_valid.eq(out_valid), self.out_acc.eq(acc)]
+        m.d.comb += [self.o.valid.eq(out_valid), self.o.payload.acc.eq(acc)]
         if has_mode:
             mode_r = Signal(name="acc_mode")
             with m.If(valid):
                 m.d.sync += mode_r.eq(mode)
             # Report the exponent in the scale of the block just accumulated (2*n fraction bits).
-            m.d.comb += self.out_exp.eq(xacc - Mux(mode_r, 2 * (mb - n), 0))
+            m.d.comb += self.o.payload.exp.eq(xacc - Mux(mode_r, 2 * (mb - n), 0))
         else:
-            m.d.comb += self.out_exp.eq(xacc)
+            m.d.comb += self.o.payload.exp.eq(xacc)
         return m

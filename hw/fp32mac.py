@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import operator
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data
 from amaranth.lib.wiring import In, Out
 
 from golden.facts import ParamError, check_index
 from hw.block import Block
 from hw.normalize import leading_zeros
+from hw.signatures import valid_stream
 
 __all__ = ["FP32MAC", "fp32_mul", "fp32_add", "CANONICAL_NAN", "NEG_ZERO"]
 
 #: The only NaN produced (quiet, positive, zero payload).
 CANONICAL_NAN = 0x7FC00000
-#: -0.0: the addend used on ``in_first``; -0 + p == p for every p, including +-0.
+#: -0.0: the addend used on ``first``; -0 + p == p for every p, including +-0.
 NEG_ZERO = 0x80000000
 
 
@@ -151,23 +153,20 @@ class FP32MAC(Block):
 
     Ports
     -----
-    in_valid : In(1)
-        ``in_a``, ``in_b`` (and ``in_first``) are presented this cycle. No backpressure.
-    in_first : In(1)
-        Start a new sum: the addend is -0.0 instead of the accumulator, so ``acc <- a*b``.
-    in_a, in_b : In(32)
-        FP32 bit patterns.
-    out_valid : Out(1)
-        One pulse per accepted product, ``latency`` cycles after it.
-    out_acc : Out(32)
-        The accumulator (FP32 bit pattern) after that product was added; held otherwise.
+    i : In(valid_stream(StructLayout({"a": 32, "b": 32, "first": 1})))
+        One multiply-add per beat: ``a``, ``b`` FP32 bit patterns; ``first`` starts a new sum
+        (the addend is -0.0 instead of the accumulator, so ``acc <- a*b``). Verilog
+        ``i__valid``, ``i__payload``; ``always_ready``: no backpressure.
+    o : Out(valid_stream(StructLayout({"acc": 32})))
+        One beat per input beat, ``latency`` cycles after it: ``acc`` the accumulator (FP32 bit
+        pattern) after that product was added; the payload holds while ``o.valid`` is low.
 
     Notes
     -----
-    Latency ``pipeline`` cycles, throughput one multiply-add per cycle. Non-fused: the product
-    is rounded to FP32 before the addition. Subnormal inputs read as zero of their sign; results
-    that round below 2^-126 flush to a zero of their sign; overflow gives +-Inf; any NaN result
-    is the canonical quiet NaN 0x7FC00000.
+    Latency ``pipeline`` cycles, throughput one multiply-add per cycle (one beat every cycle).
+    Non-fused: the product is rounded to FP32 before the addition. Subnormal inputs read as zero
+    of their sign; results that round below 2^-126 flush to a zero of their sign; overflow gives
+    +-Inf; any NaN result is the canonical quiet NaN 0x7FC00000.
     """
 
     @classmethod
@@ -178,34 +177,30 @@ class FP32MAC(Block):
 
     def __init__(self, *, pipeline: int = 1) -> None:
         self._pipeline = operator.index(pipeline)
-        super().__init__(
-            {
-                "in_valid": In(1),
-                "in_first": In(1),
-                "in_a": In(32),
-                "in_b": In(32),
-                "out_valid": Out(1),
-                "out_acc": Out(32),
-            }
-        )
+        super().__init__({
+            "i": In(valid_stream(data.StructLayout({
+                "a": unsigned(32), "b": unsigned(32), "first": unsigned(1)}))),
+            "o": Out(valid_stream(data.StructLayout({"acc": unsigned(32)}))),
+        })
 
     @property
     def latency(self) -> int:
-        """Cycles from ``in_valid`` to ``out_valid``."""
+        """Cycles from an input beat (``i.valid``) to its output beat (``o.valid``)."""
         return self._pipeline
 
     def elaborate(self, platform) -> Module:
         m = Module()
-        prod = fp32_mul(m, self.in_a, self.in_b)
+        ins, acc = self.i.payload, self.o.payload.acc
+        prod = fp32_mul(m, ins.a, ins.b)
         if self._pipeline == 2:
             p_reg, v_reg, f_reg = Signal(32), Signal(), Signal()
-            m.d.sync += [p_reg.eq(prod), v_reg.eq(self.in_valid), f_reg.eq(self.in_first)]
+            m.d.sync += [p_reg.eq(prod), v_reg.eq(self.i.valid), f_reg.eq(ins.first)]
             prod, valid, first = p_reg, v_reg, f_reg
         else:
-            valid, first = self.in_valid, self.in_first
-        addend = Mux(first, NEG_ZERO, self.out_acc)
+            valid, first = self.i.valid, ins.first
+        addend = Mux(first, NEG_ZERO, acc)
         total = fp32_add(m, prod, addend)
-        m.d.sync += self.out_valid.eq(valid)
+        m.d.sync += self.o.valid.eq(valid)
         with m.If(valid):
-            m.d.sync += self.out_acc.eq(total)
+            m.d.sync += acc.eq(total)
         return m

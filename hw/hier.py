@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from amaranth.hdl import ClockSignal, Instance, Module, ResetSignal, Value
+from amaranth.hdl import ClockSignal, Const, Instance, Module, ResetSignal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In
 
@@ -39,7 +39,10 @@ def place(m: Module, name: str, make: Callable[[], wiring.Component],
     if clocked:
         ports.update(i_clk=ClockSignal("sync"), i_rst=ResetSignal("sync"))
     for path, member, value in signature.flatten(iface):
+        v = Value.cast(value)
+        if isinstance(v, Const):  # the ready of an always_ready stream: not a port
+            continue
         pname = "__".join(str(p) for p in path)
-        ports[("i_" if member.flow == In else "o_") + pname] = Value.cast(value)
+        ports[("i_" if member.flow == In else "o_") + pname] = v
     m.submodules[name] = Instance(module, **ports)
     return iface

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import operator
 
-from amaranth.hdl import Module, Signal, signed
+from amaranth.hdl import Module, Signal, signed, unsigned
+from amaranth.lib import data
 from amaranth.lib.wiring import In, Out
 
 from golden.facts import ParamError, check_index
 from hw.block import Block
+from hw.signatures import valid_stream
 
 __all__ = ["Int8Mac"]
 
@@ -21,9 +23,9 @@ __all__ = ["Int8Mac"]
 class Int8Mac(Block):
     """Signed ``width`` x ``width`` multiply with an ``acc_width``-bit accumulator.
 
-    Every cycle with ``en`` high: ``acc <= (clear ? 0 : acc) + a*b`` (two's complement, the
-    accumulator wraps modulo ``2^acc_width``). With ``en`` low the accumulator holds, and
-    ``clear`` is ignored.
+    Every input beat (``i.valid`` high): ``acc <= (first ? 0 : acc) + a*b`` (two's complement,
+    the accumulator wraps modulo ``2^acc_width``). Without a beat the accumulator holds, and
+    ``first`` is ignored.
 
     Parameters
     ----------
@@ -34,19 +36,18 @@ class Int8Mac(Block):
 
     Ports
     -----
-    a, b : In(signed(width))
-        Operands.
-    en : In(1)
-        Accumulate this cycle.
-    clear : In(1)
-        Start a new sum with this product (drops the old accumulator value).
-    acc : Out(signed(acc_width))
-        Registered accumulator.
+    i : In(valid_stream(StructLayout({"a": signed(width), "b": signed(width), "first": 1})))
+        One multiply-accumulate per beat (``i.valid`` is the old enable): operands ``a``, ``b``;
+        ``first`` starts a new sum with this product (drops the old accumulator value).
+        Verilog ``i__valid``, ``i__payload``; ``always_ready``: no backpressure.
+    o : Out(valid_stream(StructLayout({"acc": signed(acc_width)})))
+        The registered accumulator ``acc``; ``o.valid`` pulses once per input beat, with the
+        accumulator that includes that beat's product (the payload holds otherwise).
 
     Latency and throughput
     ----------------------
-    ``latency`` = 1: a product presented in cycle t is in ``acc`` after the clock edge ending
-    cycle t. One MAC per cycle.
+    ``latency`` = 1: a product presented in cycle t is in ``acc`` (with ``o.valid``) after the
+    clock edge ending cycle t. One MAC per cycle.
     """
 
     @classmethod
@@ -63,11 +64,9 @@ class Int8Mac(Block):
         width, acc_width = operator.index(width), operator.index(acc_width)
         self._width, self._acc_width = width, acc_width
         super().__init__({
-            "a": In(signed(width)),
-            "b": In(signed(width)),
-            "en": In(1),
-            "clear": In(1),
-            "acc": Out(signed(acc_width)),
+            "i": In(valid_stream(data.StructLayout({
+                "a": signed(width), "b": signed(width), "first": unsigned(1)}))),
+            "o": Out(valid_stream(data.StructLayout({"acc": signed(acc_width)}))),
         })
 
     @property
@@ -80,18 +79,20 @@ class Int8Mac(Block):
 
     @property
     def latency(self) -> int:
-        """Cycles from operands to their product being included in ``acc``."""
+        """Cycles from an input beat to its product being included in ``o.payload.acc``."""
         return 1
 
     def elaborate(self, platform) -> Module:
         m = Module()
+        ins, acc = self.i.payload, self.o.payload.acc
         prod = Signal(signed(2 * self._width))
-        m.d.comb += prod.eq(self.a * self.b)
+        m.d.comb += prod.eq(ins.a * ins.b)
         base = Signal(signed(self._acc_width))
-        m.d.comb += base.eq(self.acc)
-        with m.If(self.clear):
+        m.d.comb += base.eq(acc)
+        with m.If(ins.first):
             m.d.comb += base.eq(0)
-        with m.If(self.en):
+        m.d.sync += self.o.valid.eq(self.i.valid)
+        with m.If(self.i.valid):
             # .eq truncates the (acc_width+1)-bit sum: the accumulator wraps like INT32 hardware.
-            m.d.sync += self.acc.eq(base + prod)
+            m.d.sync += acc.eq(base + prod)
         return m

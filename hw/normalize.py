@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import operator
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.facts import PROD_EXP_WIDTH, ParamError, check_index
 from hw.block import Block
+from hw.signatures import DotResult, valid_stream
 
 __all__ = ["HBFPToFP32", "leading_zeros"]
 
@@ -65,20 +67,21 @@ class HBFPToFP32(Block):
 
     Ports
     -----
-    in_valid : In(1)
-        A value is presented this cycle. No backpressure.
-    in_acc : In(signed(acc_width))
-    in_exp : In(signed(exp_width))
-    out_valid : Out(1)
-        ``in_valid`` delayed by ``latency``.
-    out_f32 : Out(32)
-        FP32 bit pattern. ``acc == 0`` gives +0. Rounding is half to even at 24 significant
-        bits; a biased exponent >= 255 after rounding gives +-Inf, <= 0 flushes to a zero of the
-        value's sign (no subnormal outputs).
+    i : In(valid_stream(DotResult(acc_width, exp_width)))
+        One value per beat: ``acc`` (signed ``acc_width``) and ``exp`` (signed ``exp_width``),
+        value ``acc * 2^(exp - frac_bits)``; the layout the dot unit's ``o`` produces, so the
+        two connect with ``wiring.connect``. Verilog ``i__valid``, ``i__payload``;
+        ``always_ready``: no backpressure.
+    o : Out(valid_stream(StructLayout({"f32": 32})))
+        One beat per input beat, ``latency`` cycles later: ``f32`` the FP32 bit pattern.
+        ``acc == 0`` gives +0. Rounding is half to even at 24 significant bits; a biased
+        exponent >= 255 after rounding gives +-Inf, <= 0 flushes to a zero of the value's sign
+        (no subnormal outputs). Verilog ``o__valid``, ``o__payload`` (held while ``o.valid``
+        is low).
 
     Notes
     -----
-    Latency ``pipeline`` cycles, throughput one value per cycle.
+    Latency ``pipeline`` cycles, throughput one value per cycle (one beat every cycle).
     """
 
     @classmethod
@@ -112,15 +115,15 @@ class HBFPToFP32(Block):
         self._f = operator.index(frac_bits)
         self._ew = operator.index(exp_width)
         self._pipeline = operator.index(pipeline)
-        super().__init__(
-            {
-                "in_valid": In(1),
-                "in_acc": In(signed(self._a)),
-                "in_exp": In(signed(self._ew)),
-                "out_valid": Out(1),
-                "out_f32": Out(32),
-            }
-        )
+        super().__init__(self.signature_of(acc_width=self._a, exp_width=self._ew))
+
+    @staticmethod
+    def signature_of(*, acc_width: int, exp_width: int = PROD_EXP_WIDTH) -> wiring.Signature:
+        """The normalizer's signature, without building one (a parent placing a black box)."""
+        return wiring.Signature({
+            "i": In(valid_stream(DotResult(acc_width, exp_width))),
+            "o": Out(valid_stream(data.StructLayout({"f32": unsigned(32)}))),
+        })
 
     @property
     def acc_width(self) -> int:
@@ -136,19 +139,20 @@ class HBFPToFP32(Block):
 
     @property
     def latency(self) -> int:
-        """Cycles from ``in_valid`` to ``out_valid``."""
+        """Cycles from an input beat (``i.valid``) to its output beat (``o.valid``)."""
         return self._pipeline
 
     def elaborate(self, platform) -> Module:
         m = Module()
         A, F = self._a, self._f
+        in_acc, in_exp = self.i.payload.acc, self.i.payload.exp
 
         # Stage A: sign / magnitude (|-2^(A-1)| = 2^(A-1) still fits A unsigned bits), LZC.
         sign_a = Signal()
         mag_a = Signal(A)
         m.d.comb += [
-            sign_a.eq(self.in_acc[A - 1]),
-            mag_a.eq(Mux(sign_a, -self.in_acc, self.in_acc)),
+            sign_a.eq(in_acc[A - 1]),
+            mag_a.eq(Mux(sign_a, -in_acc, in_acc)),
         ]
         lz_a, zero_a = leading_zeros(m, mag_a)
 
@@ -157,13 +161,13 @@ class HBFPToFP32(Block):
             lz_b = Signal.like(lz_a)
             exp_b = Signal(signed(self._ew))
             m.d.sync += [
-                sign_b.eq(sign_a), mag_b.eq(mag_a), zero_b.eq(zero_a), val_b.eq(self.in_valid),
-                lz_b.eq(lz_a), exp_b.eq(self.in_exp),
+                sign_b.eq(sign_a), mag_b.eq(mag_a), zero_b.eq(zero_a), val_b.eq(self.i.valid),
+                lz_b.eq(lz_a), exp_b.eq(in_exp),
             ]
             stages_left = self._pipeline - 1
         else:
             sign_b, mag_b, zero_b, val_b, lz_b, exp_b = (
-                sign_a, mag_a, zero_a, self.in_valid, lz_a, self.in_exp,
+                sign_a, mag_a, zero_a, self.i.valid, lz_a, in_exp,
             )
             stages_left = self._pipeline
 
@@ -196,8 +200,8 @@ class HBFPToFP32(Block):
         cur_v, cur_r = val_b, res
         for s in range(stages_left):
             last = s == stages_left - 1
-            nv = self.out_valid if last else Signal(name=f"v_o{s}")
-            nr = self.out_f32 if last else Signal(32, name=f"f_o{s}")
+            nv = self.o.valid if last else Signal(name=f"v_o{s}")
+            nr = self.o.payload.f32 if last else Signal(32, name=f"f_o{s}")
             m.d.sync += [nv.eq(cur_v), nr.eq(cur_r)]
             cur_v, cur_r = nv, nr
         return m

@@ -16,7 +16,7 @@ from __future__ import annotations
 import operator
 from typing import Any
 
-from amaranth.hdl import Array, Const, Module, Mux, Signal
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -134,18 +134,25 @@ class PE(Block):
             a_sel = lanes[Mux(bank, idx[1], idx[0])]
         else:
             a_sel = a.as_signed()
-        acc = Signal(self.arith.acc_shape, name="acc")
-        m.d.comb += acc.eq(self.arith.mac(self.in_psum.data, w_sel, a_sel))
-        a_r = Signal.like(self.out_act.data, name="a_r", reset_less=True)
-        bank_r = Signal(name="bank_r", reset_less=True)
-        psum_r = Signal.like(self.out_psum.data, name="psum_r", reset_less=True)
-        with m.If(self.en):
-            m.d.sync += [a_r.eq(a), bank_r.eq(bank), psum_r.eq(acc)]
-        m.d.comb += [self.out_act.data.eq(a_r), self.out_act.bank.eq(bank_r),
-                     self.out_psum.data.eq(psum_r)]
+        acc = self.arith.mac(self.in_psum.data, w_sel, a_sel)
+        # The stage register (activation, bank bit, [mode bit,] partial sum) is one signal
+        # written under one enable, and the sum is not a named wire of its own. Under
+        # Verilator with cocotb's --public-flat-rw every named signal and every process is
+        # kept and re-evaluated separately on each evaluation; one process and one register
+        # per PE instead of three (plus an alias each) is what keeps the pod as fast to
+        # simulate as the hand-wired one. Same flip-flops, same enable, still no reset.
+        outs = [self.out_act.data, self.out_act.bank]
+        ins = [a, bank]
         if mode is not None:
-            mode_r = Signal(name="mode_r", reset_less=True)
-            with m.If(self.en):
-                m.d.sync += mode_r.eq(mode)
-            m.d.comb += self.out_act.mode.eq(mode_r)
+            outs.append(self.out_act.mode)
+            ins.append(mode)
+        outs.append(self.out_psum.data)
+        ins.append(acc[:len(self.out_psum.data)])
+        stage = Signal(sum(len(o) for o in outs), name="stage", reset_less=True)
+        with m.If(self.en):
+            m.d.sync += stage.eq(Cat(*ins))
+        lo = 0
+        for o in outs:
+            m.d.comb += o.eq(stage[lo:lo + len(o)])
+            lo += len(o)
         return m

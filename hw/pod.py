@@ -27,7 +27,7 @@ import operator
 from collections.abc import Callable
 
 from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, stream
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.facts import EXP_WIDTH, PROD_EXP_WIDTH, ParamError, check_nm, index_bits
@@ -62,6 +62,10 @@ class Pod(Block):
         mode travels with the row through the array, so it may change at any beat, and
         weights may be (pre)loaded in either mode: they are stored as sent and narrowed when
         used.
+    tag_bits:
+        Width of an optional ``tag`` field that rides with each activation row through the
+        token pipeline and comes out with its result row (0: no field). The engine uses it for
+        per-row flags the pod does not interpret.
     prefix:
         Module-name prefix of the children (``<prefix>_pe``, ``<prefix>_row8``,
         ``<prefix>_array16``, ``<prefix>_skew8x7``, ...). Without it every child is an Amaranth
@@ -79,7 +83,7 @@ class Pod(Block):
     @classmethod
     def check(cls, *, rows: int, cols: int, mant_bits: int, acc_width: int,
               sparsity: tuple[int, int] = (1, 1), narrow_mant_bits: int | None = None,
-              prefix: str | None = None) -> None:  # noqa: ARG003
+              tag_bits: int = 0, prefix: str | None = None) -> None:  # noqa: ARG003
         R, C = operator.index(rows), operator.index(cols)
         if R < 1 or C < 1:
             raise ParamError(f"pod rows and cols must be positive, not {R}x{C}")
@@ -94,10 +98,12 @@ class Pod(Block):
             raise ParamError(f"acc_width {aw} cannot hold a {R}-row sum")
         if narrow_mant_bits is not None and not 1 <= operator.index(narrow_mant_bits) < mb:
             raise ParamError(f"narrow_mant_bits must be in [1, {mb}), not {narrow_mant_bits}")
+        if not 0 <= operator.index(tag_bits) <= 64:
+            raise ParamError(f"pod tag_bits must be 0..64, not {tag_bits}", field="tag_bits")
 
     def __init__(self, *, rows: int, cols: int, mant_bits: int, acc_width: int,
                  sparsity: tuple[int, int] = (1, 1), narrow_mant_bits: int | None = None,
-                 prefix: str | None = None):
+                 tag_bits: int = 0, prefix: str | None = None):
         self.rows = operator.index(rows)
         self.cols = operator.index(cols)
         self.mant_bits = operator.index(mant_bits)
@@ -106,26 +112,38 @@ class Pod(Block):
         self.narrow_mant_bits = (None if narrow_mant_bits is None
                                  else operator.index(narrow_mant_bits))
         self.arith = MantissaMAC(self.mant_bits, self.acc_width, self.narrow_mant_bits)
+        self.tag_bits = operator.index(tag_bits)
         self.prefix = prefix
-        mw = self.mant_bits + 1
-        C = self.cols
+        super().__init__(self.signature_of(
+            rows=self.rows, cols=self.cols, mant_bits=self.mant_bits, acc_width=self.acc_width,
+            sparsity=(self.n, self.m), narrow_mant_bits=self.narrow_mant_bits,
+            tag_bits=self.tag_bits))
+
+    @staticmethod
+    def signature_of(*, rows: int, cols: int, mant_bits: int, acc_width: int,
+                     sparsity: tuple[int, int] = (1, 1), narrow_mant_bits: int | None = None,
+                     tag_bits: int = 0) -> wiring.Signature:
+        """The pod's signature, without building a pod (a parent placing it as a black box)."""
+        n, m = sparsity
+        mw, C = mant_bits + 1, cols
+        kf = rows // n * m
         w_fields = {"data": unsigned(C * mw)}
-        if self.sparse:
-            w_fields["idx"] = unsigned(C * self.idx_bits)
+        if m > 1:
+            w_fields["idx"] = unsigned(C * index_bits(m))
         w_fields["exp"] = unsigned(C * EXP_WIDTH)
+        act_fields = {"data": unsigned(kf * mw), "exp": signed(EXP_WIDTH), "last": unsigned(1)}
+        res_fields = {"data": unsigned(C * acc_width), "exp": unsigned(C * PROD_EXP_WIDTH),
+                      "last": unsigned(1)}
+        if tag_bits:
+            act_fields["tag"] = res_fields["tag"] = unsigned(tag_bits)
         members = {
-            "act": In(stream.Signature(data.StructLayout({
-                "data": unsigned(self.kf * mw), "exp": signed(EXP_WIDTH), "last": unsigned(1),
-            }))),
+            "act": In(stream.Signature(data.StructLayout(act_fields))),
             "w": In(stream.Signature(data.StructLayout(w_fields))),
-            "res": Out(stream.Signature(data.StructLayout({
-                "data": unsigned(C * self.acc_width), "exp": unsigned(C * PROD_EXP_WIDTH),
-                "last": unsigned(1),
-            }))),
+            "res": Out(stream.Signature(data.StructLayout(res_fields))),
         }
-        if self.narrow_mant_bits is not None:
+        if narrow_mant_bits is not None:
             members["narrow"] = In(1)
-        super().__init__(members)
+        return wiring.Signature(members)
 
     # ---- derived facts ---------------------------------------------------------------------
     @property
@@ -191,7 +209,7 @@ class Pod(Block):
             "pe_array": R * C * PE.count_register_bits(self.arith, sel),
             "input_skew": R * (R - 1) // 2 * (sel * mw + 1 + int(self.arith.has_mode)),
             "output_deskew": C * (C - 1) // 2 * self.acc_width,
-            "token_pipeline": self.latency * (3 + EXP_WIDTH),
+            "token_pipeline": self.latency * (3 + EXP_WIDTH + self.tag_bits),
             "weight_exponents": 2 * C * EXP_WIDTH,  # ew0/ew1
             "control": 2 + 2 * sat_bits + 2 + (max(R, 2) - 1).bit_length(),
         }
@@ -274,8 +292,10 @@ class Pod(Block):
         # ---- token pipeline: valid / last / bank / activation exponent ---------------------
         with m.If(advance):
             m.d.sync += tv.eq(Cat(act_fire, tv[: L - 1]) if L > 1 else act_fire)
-        tok = shift_line(m, Cat(self.act.payload.exp, self.act.payload.last, ab), L, advance,
-                         "tok_data")
+        tok_in = Cat(self.act.payload.exp, self.act.payload.last, ab)
+        if self.tag_bits:
+            tok_in = Cat(tok_in, self.act.payload.tag)
+        tok = shift_line(m, tok_in, L, advance, "tok_data")
         t_exp = tok[:EXP_WIDTH].as_signed()
         t_last, t_bank = tok[EXP_WIDTH], tok[EXP_WIDTH + 1]
 
@@ -328,5 +348,7 @@ class Pod(Block):
             self.res.payload.exp.eq(Cat(*res_exp)),
             self.res.payload.last.eq(t_last),
         ]
+        if self.tag_bits:
+            m.d.comb += self.res.payload.tag.eq(tok[EXP_WIDTH + 2:])
         return m
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import operator
 
-from amaranth.hdl import Module, Signal, signed, unsigned
+from amaranth.hdl import Module
+from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.facts import EXP_WIDTH, PROD_EXP_WIDTH, ParamError, check_index, check_nm, index_bits
+from golden.facts import ParamError, check_index, check_nm
 from hw.block import Block, check_input_bits
 from hw.decoder import NMDecoder
 from hw.dot import HBFPDot
+from hw.signatures import DotOperands
 
 __all__ = ["SparseHBFPDot"]
 
@@ -31,44 +33,45 @@ class SparseHBFPDot(Block):
     block : int
         Dense HBFP block size (reduction terms per beat); ``m`` must divide it.
     mant_bits : int
-        Magnitude mantissa bits ``m_w`` of the (wide) format; ports are ``mant_bits+1`` signed.
+        Magnitude mantissa bits ``m_w`` of the (wide) format; mantissas are ``mant_bits+1``
+        bits signed.
     acc_width : int
         Accumulator width of the inner :class:`hw.dot.HBFPDot`.
     pipeline : int
         Pipeline depth of the inner dot unit.
     narrow_mant_bits : int or None
-        Optional mixed-mantissa narrow mode (adds ``in_mode``), passed to the dot unit.
+        Optional mixed-mantissa narrow mode (adds the payload's ``mode`` bit), passed to the dot.
     packed24 : bool
-        Metadata as the packed 2:4 nibble bus ``in_w_meta`` instead of ``in_w_idx__k``.
+        Metadata as the packed 2:4 nibble field ``meta`` instead of the per-lane array ``idx``.
     decoder_register : bool
-        Register the decoder's selections (and delay the weight side band to match): one more
-        cycle of latency and ``lanes*(2*(mant_bits+1)) + 2*EXP_WIDTH + 3`` flip-flops, in
-        exchange for taking the ``(m-n+1):1`` multiplexer out of the multiply cycle. Default
-        ``False``: the selection feeds the dot unit's multipliers directly.
+        Register the decoder's output stream (selections and the side band that travels with
+        them): one more cycle of latency and ``lanes*(2*(mant_bits+1)) + 2*EXP_WIDTH + 3``
+        flip-flops, in exchange for taking the ``(m-n+1):1`` multiplexer out of the multiply
+        cycle. Default ``False``: the selection feeds the dot unit's multipliers directly.
 
     Ports
     -----
-    in_valid, in_first : In(1)
-        A beat is presented / it starts a new accumulation (as :class:`hw.dot.HBFPDot`).
-    in_mode : In(1)
-        Only with ``narrow_mant_bits``: 1 = narrow operands.
-    in_clear : In(1)
+    i : In(valid_stream(...))
+        One beat per cycle, no backpressure (``always_ready``; Verilog ``i__valid``,
+        ``i__payload``): ``a`` the compressed weight block (:class:`hw.signatures.HBFPBlock` of
+        ``lanes = n*block/m`` mantissas, kept lane ``k = g*n + j``, and its exponent), ``b`` the
+        dense activation block (``mant``: ``block`` mantissas, ``exp``), ``first`` (start a new
+        accumulation, as :class:`hw.dot.HBFPDot`), ``mode`` (only with ``narrow_mant_bits``: 1
+        = narrow operands), then ``idx`` (``ArrayLayout(unsigned(ceil(log2 m)), lanes)``, the
+        in-group index of each kept weight) or, with ``packed24``, ``meta`` (``unsigned(block)``,
+        group ``g`` at ``[4g+3:4g]``). It is the decoder's ``i`` layout
+        (:class:`hw.decoder.NMDecoder` with ``out_layout = DotOperands(lanes, mant_bits)``).
+    o : Out(valid_stream(DotResult(acc_width)))
+        As :class:`hw.dot.HBFPDot`: ``acc``, ``exp``, value ``acc * 2^(exp - 2*m_mode)``.
+    clear : In(1)
         Clear the sticky ``meta_error``.
-    in_w_exp, in_a_exp : In(signed(EXP_WIDTH))
-        Shared exponents of the weight and activation blocks.
-    in_w : In(signed(mant_bits+1)).array(lanes)
-        Compressed weight mantissas, lane ``k = g*n + j`` (``lanes = n*block/m``).
-    in_w_idx : In(unsigned(ceil(log2 m))).array(lanes)
-        In-group index of each kept weight (absent with ``packed24``).
-    in_w_meta : In(unsigned(block))
-        Packed 2:4 nibbles, group ``g`` at ``[4g+3:4g]`` (only with ``packed24``).
-    in_a : In(signed(mant_bits+1)).array(block)
-        Dense activation mantissas.
-    out_valid, out_acc, out_exp : Out
-        As :class:`hw.dot.HBFPDot`: value ``out_acc * 2^(out_exp - 2*m_mode)``.
     meta_error : Out(1)
         The decoder's sticky metadata error; it rises one cycle after the offending beat is
         presented (``latency - 1`` cycles before that beat's result), whatever the latency.
+
+    The decoder and the dot unit are joined with ``wiring.connect``: the decoder's output
+    layout is the dot unit's :class:`hw.signatures.DotOperands`, the selected activations
+    landing in ``b.mant`` and everything else passing through.
 
     Latency and throughput
     ----------------------
@@ -115,6 +118,8 @@ class SparseHBFPDot(Block):
         self._dec = NMDecoder(
             n=n, m=m, groups=self._groups, width=operator.index(mant_bits) + 1,
             packed24=self._packed24, registered=bool(decoder_register),
+            out_layout=DotOperands(self._lanes, mant_bits, mode=narrow_mant_bits is not None),
+            select=("b", "mant"),
         )
         self._dot = HBFPDot(
             lanes=self._lanes, mant_bits=mant_bits, acc_width=acc_width, pipeline=pipeline,
@@ -122,27 +127,13 @@ class SparseHBFPDot(Block):
         )
         self._mant_bits = operator.index(mant_bits)
         self._narrow = narrow_mant_bits
-        mw = self._mant_bits + 1
-        sig = {
-            "in_valid": In(1),
-            "in_first": In(1),
-            "in_clear": In(1),
-            "in_w_exp": In(signed(EXP_WIDTH)),
-            "in_a_exp": In(signed(EXP_WIDTH)),
-            "in_w": In(signed(mw)).array(self._lanes),
-            "in_a": In(signed(mw)).array(block),
-            "out_valid": Out(1),
-            "out_acc": Out(signed(self._dot.acc_width)),
-            "out_exp": Out(signed(PROD_EXP_WIDTH)),
+        super().__init__({
+            # the decoder's input member and the dot unit's output member, as they are
+            "i": self._dec.signature.members["i"],
+            "o": self._dot.signature.members["o"],
+            "clear": In(1),
             "meta_error": Out(1),
-        }
-        if narrow_mant_bits is not None:
-            sig["in_mode"] = In(1)
-        if self._packed24:
-            sig["in_w_meta"] = In(unsigned(4 * self._groups))
-        else:
-            sig["in_w_idx"] = In(unsigned(index_bits(m))).array(self._lanes)
-        super().__init__(sig)
+        })
 
     @property
     def n(self) -> int:
@@ -183,61 +174,15 @@ class SparseHBFPDot(Block):
 
     @property
     def latency(self) -> int:
-        """Cycles from a beat on the inputs to its ``out_valid``."""
+        """Cycles from an input beat (``i.valid``) to its output beat (``o.valid``)."""
         return self._dec.latency + self._dot.latency
 
     def elaborate(self, platform: object) -> Module:
         mod = Module()
         mod.submodules.decoder = dec = self._dec
         mod.submodules.dot = dot = self._dot
-        mod.d.comb += [
-            dec.in_valid.eq(self.in_valid),
-            dec.in_clear.eq(self.in_clear),
-            self.meta_error.eq(dec.meta_error),
-        ]
-        for i in range(self._block):
-            mod.d.comb += dec.in_act[i].eq(self.in_a[i])
-        if self._packed24:
-            mod.d.comb += dec.in_meta.eq(self.in_w_meta)
-        else:
-            for k in range(self._lanes):
-                mod.d.comb += dec.in_idx[k].eq(self.in_w_idx[k])
-
-        mode = self.in_mode if self._narrow is not None else None
-        if self._dec.registered:
-            # Side band delayed by the decoder's register so it meets the selected activations.
-            # Captured only on valid beats (like the decoder's data) to avoid needless toggling.
-            w_d = [Signal(signed(self._mant_bits + 1), name=f"w_d{k}")
-                   for k in range(self._lanes)]
-            w_exp_d = Signal(signed(EXP_WIDTH))
-            a_exp_d = Signal(signed(EXP_WIDTH))
-            first_d = Signal()
-            with mod.If(self.in_valid):
-                mod.d.sync += [wd.eq(self.in_w[k]) for k, wd in enumerate(w_d)]
-                mod.d.sync += [
-                    w_exp_d.eq(self.in_w_exp), a_exp_d.eq(self.in_a_exp),
-                    first_d.eq(self.in_first),
-                ]
-            if mode is not None:
-                mode_d = Signal()
-                with mod.If(self.in_valid):
-                    mod.d.sync += mode_d.eq(self.in_mode)
-                mode = mode_d
-        else:
-            w_d = [self.in_w[k] for k in range(self._lanes)]
-            w_exp_d, a_exp_d, first_d = self.in_w_exp, self.in_a_exp, self.in_first
-        if mode is not None:
-            mod.d.comb += dot.in_mode.eq(mode)
-
-        mod.d.comb += [
-            dot.in_valid.eq(dec.out_valid),
-            dot.in_first.eq(first_d),
-            dot.in_a_exp.eq(w_exp_d),
-            dot.in_b_exp.eq(a_exp_d),
-            self.out_valid.eq(dot.out_valid),
-            self.out_acc.eq(dot.out_acc),
-            self.out_exp.eq(dot.out_exp),
-        ]
-        for k in range(self._lanes):
-            mod.d.comb += [dot.in_a[k].eq(w_d[k]), dot.in_b[k].eq(dec.out_act[k])]
+        wiring.connect(mod, wiring.flipped(self.i), dec.i)
+        wiring.connect(mod, dec.o, dot.i)
+        wiring.connect(mod, dot.o, wiring.flipped(self.o))
+        mod.d.comb += [dec.clear.eq(self.clear), self.meta_error.eq(dec.meta_error)]
         return mod

@@ -18,9 +18,10 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cocotb_tools.check_results import get_results
-from cocotb_tools.runner import get_runner
+from cocotb_tools.runner import Verilator, get_runner
 
 from gen.emit import LINT_WAIVERS
 from gen.toolchain import toolchain_env
@@ -52,6 +53,24 @@ TB_OUT_ENV = "SQGEN_TB_OUT"
 
 
 os.environ.update(toolchain_env())
+
+
+class PortsOnlyVerilator(Verilator):
+    """cocotb's Verilator runner without ``--public-flat-rw``: only the toplevel's signals
+    are visible (``--public-depth 1``), so Verilator optimizes the design as a C++ harness
+    would (REFERENCE.md section 9: the flag alone costs about 6x). For benches that touch
+    nothing but the toplevel's ports (:mod:`sim.vlib.player`)."""
+
+    def _build_command(self):
+        cmds = super()._build_command()
+        out = []
+        for cmd in cmds:
+            cmd = list(cmd)
+            if "--public-flat-rw" in cmd:
+                i = cmd.index("--public-flat-rw")
+                cmd[i:i + 1] = ["--public-depth", "1"]
+            out.append(cmd)
+        return out
 
 
 def simulators() -> list[str]:
@@ -103,6 +122,9 @@ def run_cocotb(
     fresh: bool = False,
     quiet: bool = False,
     report: bool = False,
+    ports_only: bool = False,
+    parameters: Mapping[str, int] | None = None,
+    before_test: Any = None,
 ) -> CosimRun:
     """Build ``sources`` with ``sim`` and run the cocotb tests in ``test_module``.
 
@@ -131,6 +153,13 @@ def run_cocotb(
     report:
         Collect what the cocotb side records with :func:`tb_record` into
         :attr:`CosimRun.records`.
+    ports_only:
+        Verilator: only the toplevel's signals visible (:class:`PortsOnlyVerilator`).
+    parameters:
+        Verilog parameters of the toplevel.
+    before_test:
+        Called with the run directory after the build, before the simulator starts (a
+        player's stimulus files are written there).
     """
     if sim == "icarus" and shutil.which("iverilog") is None:
         raise RuntimeError("Icarus Verilog is missing. Run:  sudo apt-get install -y iverilog")
@@ -139,7 +168,7 @@ def run_cocotb(
         shutil.rmtree(build_dir, ignore_errors=True)
     build_dir.mkdir(parents=True, exist_ok=True)
     waves = waves_enabled()
-    runner = get_runner(sim)
+    runner = PortsOnlyVerilator() if sim == "verilator" and ports_only else get_runner(sim)
     build_args = list(VERILATOR_BUILD_ARGS) if sim == "verilator" else []
     env = dict(extra_env or {})
     out = build_dir / "tb_records.json"
@@ -155,8 +184,11 @@ def run_cocotb(
         timescale=("1ns", "1ps"),
         waves=waves,
         always=True,
+        parameters=dict(parameters or {}),
         log_file=build_dir / "build.log" if quiet else None,
     )
+    if before_test is not None:
+        before_test(build_dir)
     t1 = time.perf_counter()
     results = runner.test(
         hdl_toplevel=toplevel,
@@ -211,6 +243,8 @@ def cosim(
     fresh: bool = False,
     quiet: bool = False,
     report: bool = False,
+    extra_sources: Sequence[str | Path] = (),
+    **run_kw: Any,
 ) -> CosimRun:
     """Co-simulate a generated :class:`gen.emit.Design` under ``sim``.
 
@@ -224,6 +258,6 @@ def cosim(
         shutil.rmtree(build, ignore_errors=True)
     paths = design.write_sources(build / "rtl")
     env = {TB_CFG_ENV: json.dumps(dict(tb_cfg)), **(extra_env or {})}
-    return run_cocotb(sim=sim, sources=paths, toplevel=top or design.top,
+    return run_cocotb(sim=sim, sources=[*paths, *extra_sources], toplevel=top or design.top,
                       test_module=test_module, build_dir=build, extra_env=env, testcase=testcase,
-                      quiet=quiet, report=report)
+                      quiet=quiet, report=report, **run_kw)

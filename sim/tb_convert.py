@@ -5,9 +5,11 @@ from :func:`golden.stimulus.convert_directed`, then a seeded random stream from
 :func:`golden.stimulus.convert_random`) is spread over cycles by a seeded idle generator with
 random junk on the idle cycles; expected outputs come from the golden twin
 (:func:`golden.arith_fp.convert_blocks`), vectorized, before the clock starts. The bench is made
-of :mod:`sim.vlib` parts: a :class:`~sim.vlib.ValidSource`, a :class:`~sim.vlib.ValidMonitor`
-on ``out_valid``, and a :class:`~sim.vlib.Scoreboard` that checks values and that every output
-comes exactly ``latency`` cycles after its input.
+of :mod:`sim.vlib` parts: a :class:`~sim.vlib.ValidSource` on the input stream ``i``
+(``i__valid``, ``i__payload`` packed by :class:`~sim.vlib.Payload` from the manifest's field
+table), a :class:`~sim.vlib.ValidMonitor` on ``o__valid`` whose ``o__payload`` words are
+unpacked the same way, and a :class:`~sim.vlib.Scoreboard` that checks values and that every
+output comes exactly ``latency`` cycles after its input.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from golden.arith_fp import convert_blocks
 from golden.stimulus import convert_directed, convert_random, random_f32
 from sim.vlib import (
     Bernoulli,
+    Payload,
     Scoreboard,
     ValidMonitor,
     ValidSource,
@@ -35,7 +38,7 @@ from sim.vlib import (
     tb_config_from_env,
 )
 
-#: Share of idle cycles (``in_valid`` low) in the random part of the stream.
+#: Share of idle cycles (``i__valid`` low) in the random part of the stream.
 IDLE_P = 0.15
 
 
@@ -53,20 +56,21 @@ class ConvertTB:
         self.want_e, self.want_q, self.want_inv = convert_blocks(
             self.blocks, m, stochastic=cfg["stochastic"], offset_bits=cfg["offset_bits"],
             seed=cfg["lfsr_seed"])
-        self.ins = [f"in_x__{i}" for i in range(k)]
-        # driver: junk under in_valid = 0, which the DUT (and its LFSR) must ignore
-        self.src = ValidSource.from_beats(dut, valid="in_valid", data=self.ins, beats=self.blocks,
-                                          idle=Bernoulli(IDLE_P, rng),
-                                          junk=lambda n: random_f32(rng, (n, k)))
+        self.pin, self.pout = Payload(cfg["payload"]["i"]), Payload(cfg["payload"]["o"])
+        # driver: junk under i__valid = 0, which the DUT (and its LFSR) must ignore
+        self.src = ValidSource.from_beats(
+            dut, valid="i__valid", data=["i__payload"],
+            beats=np.array(self.pin.pack({"x": self.blocks}), dtype=object),
+            idle=Bernoulli(IDLE_P, rng),
+            junk=lambda n: np.array(self.pin.pack({"x": random_f32(rng, (n, k))}, n),
+                                    dtype=object))
         # monitor
-        self.outs = ["out_exp", "out_invalid"] + [f"out_mant__{i}" for i in range(k)]
-        self.mon = ValidMonitor(dut, self.outs, valid="out_valid",
-                                signed=[True, False] + [True] * k)
+        self.mon = ValidMonitor(dut, ["o__payload"], valid="o__valid", lazy=True)
         self.elapsed = 0.0
 
     async def reset(self) -> None:
         await clock_and_reset(self.dut, cycles=3, edge="falling",
-                              idle={"in_valid": 0, **dict.fromkeys(self.ins, 0)})
+                              idle={"i__valid": 0, "i__payload": 0})
 
     async def run(self) -> None:
         """One row per cycle, then ``latency + 2`` drain cycles."""
@@ -77,10 +81,13 @@ class ConvertTB:
         k, m, lat = self.k, self.m, self.cfg["latency"]
         sb = Scoreboard(f"convert k={k} m={m}", seed=self.cfg["seed"])
         sb.compare_values(self.mon.cycles, (self.src.valid_cycles + lat).tolist(),
-                          what=f"out_valid cycles (latency {lat})")
+                          what=f"o__valid cycles (latency {lat})")
+        got = self.pout.unpack(self.mon.column("o__payload"))
+        got = np.concatenate([got["block.exp"][:, None], got["invalid"][:, None],
+                              got["block.mant"]], axis=1).astype(np.int64)
         want = np.concatenate([self.want_e[:, None], self.want_inv[:, None], self.want_q],
                               axis=1).astype(np.int64)
-        sb.compare(self.mon.array(), want, what="(exp, invalid, mantissas)",
+        sb.compare(got, want, what="(exp, invalid, mantissas)",
                    inputs=self.blocks, in_fmt=hex,
                    describe=lambda i: "directed" if i < self.n_directed else "random")
         sb.check()
@@ -122,7 +129,7 @@ def tb_config(cid: str, k: int, m: int, pipe: int, stoch: bool, ob: int, seed: i
     design = generate_convert(cfg, mant_bits=m, offset_bits=ob)
     tb_cfg = {"block_size": k, "mant_bits": m, "latency": design.manifest["latency"],
               "stochastic": stoch, "offset_bits": ob, "lfsr_seed": DEFAULT_SEED, "seed": seed,
-              "n_random": n_random}
+              "n_random": n_random, "payload": design.manifest["payload_layout"]}
     return design, tb_cfg
 
 

@@ -5,9 +5,11 @@ values are computed up front, vectorized: metadata made by real pruning
 (:func:`golden.stimulus.decoder_stim`: :func:`golden.sparsity.nm_prune` then ``nm_compress``,
 directed edge / short / all-zero groups, optional corruption) and the golden twin
 (:mod:`golden.nm_hw`). The bench is made of :mod:`sim.vlib` parts: a
-:class:`~sim.vlib.ValidSource` drives every input every cycle, a :class:`~sim.vlib.ValidMonitor`
-records every output every cycle, and a :class:`~sim.vlib.Scoreboard` checks every valid output
-beat and ``out_valid`` / ``meta_error`` in *every* cycle (cycle-exact).
+:class:`~sim.vlib.ValidSource` drives every input every cycle (``i__valid``, ``clear`` and
+``i__payload``, packed by :class:`~sim.vlib.Payload` from the manifest's field table), a
+:class:`~sim.vlib.ValidMonitor` records every output every cycle, and a
+:class:`~sim.vlib.Scoreboard` checks every valid output beat and ``o__valid`` / ``meta_error``
+in *every* cycle (cycle-exact).
 
 The pytest runner at the bottom (``test_decoder_cosim``) generates the Verilog through
 :func:`gen.cmd_sparse.generate_decoder` and runs it on Icarus and/or Verilator.
@@ -26,6 +28,7 @@ from gen.config import DesignConfig
 from golden import nm_hw
 from golden.stimulus import DecoderStim, decoder_stim
 from sim.vlib import (
+    Payload,
     Scoreboard,
     ValidMonitor,
     ValidSource,
@@ -45,27 +48,18 @@ class DecoderTB:
         self.dut, self.cfg, self.stim = dut, cfg, stim
         n, m, g = cfg["n"], cfg["m"], cfg["groups"]
         self.n, self.m, self.lanes = n, m, g * n
-        acts = [f"in_act__{i}" for i in range(g * m)]
-        if cfg["packed24"]:
-            meta_ports = ["in_meta"]
-            meta = nm_hw.pack_meta(stim.idx, n, m, packed24=True)[:, None]
-        else:
-            meta_ports = [f"in_idx__{k}" for k in range(self.lanes)]
-            meta = nm_hw.pack_meta(stim.idx, n, m)
-        rows = np.concatenate([stim.valid[:, None].astype(np.int64),
-                               stim.clear[:, None].astype(np.int64),
-                               np.asarray(stim.act, dtype=np.int64),
-                               np.asarray(meta, dtype=np.int64)], axis=1)
-        self.src = ValidSource(dut, ["in_valid", "in_clear", *acts, *meta_ports], rows,
-                               valid=stim.valid)
-        outs = [f"out_act__{k}" for k in range(self.lanes)]
-        # every cycle: out_valid and meta_error are checked cycle-exact
-        self.mon = ValidMonitor(dut, ["out_valid", "meta_error", *outs],
-                                signed=[False, False] + [True] * self.lanes)
+        self.pin, self.pout = Payload(cfg["payload"]["i"]), Payload(cfg["payload"]["o"])
+        meta = nm_hw.pack_meta(stim.idx, n, m, packed24=cfg["packed24"])
+        words = self.pin.pack({"act": stim.act, ("meta" if cfg["packed24"] else "idx"): meta})
+        rows = [[int(v), int(c), w] for v, c, w in zip(stim.valid.tolist(), stim.clear.tolist(),
+                                                       words, strict=True)]
+        self.src = ValidSource(dut, ["i__valid", "clear", "i__payload"], rows, valid=stim.valid)
+        # every cycle: o__valid and meta_error are checked cycle-exact
+        self.mon = ValidMonitor(dut, ["o__valid", "meta_error", "o__payload"])
 
     async def reset(self) -> None:
         await clock_and_reset(self.dut, cycles=2, edge="falling",
-                              idle={"in_valid": 0, "in_clear": 0})
+                              idle={"i__valid": 0, "clear": 0})
 
     async def run(self) -> None:
         """Drive one row per cycle; samples at the falling edges before each drive and after
@@ -86,11 +80,12 @@ class DecoderTB:
         sb = Scoreboard(f"decoder {self.n}:{self.m} groups={cfg['groups']}", seed=cfg["seed"])
         got = self.mon.array()
         sb.compare_values(got[1:, 0].tolist(), st.valid.astype(int).tolist(),
-                          what="out_valid (per cycle)", describe=lambda t: f"cycle {t}")
+                          what="o__valid (per cycle)", describe=lambda t: f"cycle {t}")
         sb.compare_values(got[:, 1].tolist(), err.astype(int).tolist(),
                           what="meta_error (per cycle)", describe=lambda t: f"cycle {t}")
         vt = np.nonzero(st.valid)[0]
-        sb.compare(got[1:, 2:][st.valid], sel[st.valid], what="out_act (valid beats)",
+        act = self.pout.unpack(got[1:, 2])["act"]
+        sb.compare(act[st.valid], sel[st.valid], what="o.payload.act (valid beats)",
                    describe=lambda i: f"cycle {vt[i]}, idx={st.idx[vt[i]].tolist()}")
         n_viol = int(np.sum(viol & st.valid))
         self.dut._log.info(
@@ -159,5 +154,6 @@ def test_decoder_cosim(sim, cfg):
     design = generate_decoder(dc, packed24=packed)
     n, m = dc.nm
     tb_cfg = {"n": n, "m": m, "groups": blk // m, "width": dc.mant_bits + 1,
-              "packed24": packed, "beats": 600, "seed": 4000 + blk * 17 + m * 3 + n}
+              "packed24": packed, "beats": 600, "seed": 4000 + blk * 17 + m * 3 + n,
+              "payload": design.manifest["payload_layout"]}
     cosim(design, sim=sim, block="decoder", cid=cid, tb_cfg=tb_cfg, test_module="sim.tb_decoder")

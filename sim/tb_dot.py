@@ -5,9 +5,11 @@ narrow_mant_bits, acc_width, latency, seed, n_random, packed). Stimulus (directe
 followed by a random stream with junk-filled bubbles) comes per cycle from
 :func:`golden.stimulus.dot_stim`, expected outputs from :func:`golden.arith_dot.dot_blocks`, all
 before the clock starts. The bench is made of :mod:`sim.vlib` parts: a
-:class:`~sim.vlib.ValidSource` (per port, or one write per clock through the packed-bus
-harness below), a :class:`~sim.vlib.ValidMonitor` and a :class:`~sim.vlib.Scoreboard` checking
-``out_valid`` timing, every value, and that the directed corners reach both saturation limits.
+:class:`~sim.vlib.ValidSource` on the input stream ``i`` (``i__valid`` and ``i__payload``, packed
+by :class:`~sim.vlib.Payload` from the manifest's field table, or one write per clock through
+the packed-bus harness below), a :class:`~sim.vlib.ValidMonitor` on ``o`` and a
+:class:`~sim.vlib.Scoreboard` checking ``o__valid`` timing, every value, and that the directed
+corners reach both saturation limits.
 
 Cycle convention (:func:`sim.vlib.run_cycles`): inputs are driven after a falling edge and
 sampled by the next rising edge; outputs are sampled at each falling edge, so the output sample
@@ -23,9 +25,10 @@ import numpy as np
 import pytest
 
 from gen.cmd_datapath import build_dot
-from golden.facts import EXP_WIDTH, PROD_EXP_WIDTH, default_acc_width
+from golden.facts import default_acc_width
 from golden.stimulus import DotStim, dot_stim
 from sim.vlib import (
+    Payload,
     Scoreboard,
     ValidMonitor,
     ValidSource,
@@ -41,60 +44,37 @@ from sim.vlib import (
 # Packed-bus harness: one write and one read per clock instead of one per port
 
 
-def bus_layout(lanes: int, mant_bits: int, narrow: bool) -> list[tuple[str, int, int]]:
-    """``(port, lsb, width)`` of every DUT input inside the packed ``in_bus``."""
-    fields = [("in_valid", 1), ("in_first", 1)] + ([("in_mode", 1)] if narrow else [])
-    fields += [("in_a_exp", EXP_WIDTH), ("in_b_exp", EXP_WIDTH)]
-    fields += [(f"in_a__{i}", mant_bits + 1) for i in range(lanes)]
-    fields += [(f"in_b__{i}", mant_bits + 1) for i in range(lanes)]
-    out, pos = [], 0
-    for name, w in fields:
-        out.append((name, pos, w))
-        pos += w
-    return out
-
-
-def packed_wrapper(top: str, lanes: int, mant_bits: int, narrow: bool, acc_width: int) -> str:
-    """Verilog of ``<top>_tb``: the generated ``top`` with its inputs on one packed bus and its
-    outputs on another (``{out_exp, out_acc, out_valid}``). Test scaffolding only: it just
-    rewires, by port name, so a renamed or resized DUT port fails to elaborate."""
-    lay = bus_layout(lanes, mant_bits, narrow)
-    width = lay[-1][1] + lay[-1][2]
-    ow = 1 + acc_width + PROD_EXP_WIDTH
-    conns = [f"    .{n}(in_bus[{lsb + w - 1}:{lsb}])" for n, lsb, w in lay]
-    conns += ["    .clk(clk)", "    .rst(rst)", "    .out_valid(out_bus[0])",
-              f"    .out_acc(out_bus[{acc_width}:1])",
-              f"    .out_exp(out_bus[{ow - 1}:{acc_width + 1}])"]
+def packed_wrapper(top: str, in_width: int, out_width: int) -> str:
+    """Verilog of ``<top>_tb``: the generated ``top`` with ``{i__payload, i__valid}`` on one
+    input bus and ``{o__payload, o__valid}`` on one output bus (valid at bit 0). Test
+    scaffolding only: it just rewires, by port name, so a renamed or resized DUT port fails to
+    elaborate."""
+    conns = ["    .clk(clk)", "    .rst(rst)", "    .i__valid(in_bus[0])",
+             f"    .i__payload(in_bus[{in_width}:1])", "    .o__valid(out_bus[0])",
+             f"    .o__payload(out_bus[{out_width}:1])"]
     return (
         f"// cocotb harness for {top}: packed buses, one signal write per clock\n"
-        f"module {top}_tb (input wire clk, input wire rst, input wire [{width - 1}:0] in_bus,\n"
-        f"    output wire [{ow - 1}:0] out_bus);\n"
+        f"module {top}_tb (input wire clk, input wire rst, input wire [{in_width}:0] in_bus,\n"
+        f"    output wire [{out_width}:0] out_bus);\n"
         f"  {top} dut (\n" + ",\n".join(conns) + "\n  );\nendmodule\n"
     )
 
 
-def pack_rows(stim: DotStim, lanes: int, mant_bits: int, narrow: bool) -> list[int]:
-    """One Python int per cycle holding every input of that cycle (vectorized, object ints)."""
-    cols = {"in_valid": stim.valid, "in_first": stim.first, "in_mode": stim.mode,
-            "in_a_exp": stim.a_exp, "in_b_exp": stim.b_exp}
-    cols.update({f"in_a__{i}": stim.a[:, i] for i in range(lanes)})
-    cols.update({f"in_b__{i}": stim.b[:, i] for i in range(lanes)})
-    word = np.zeros(stim.valid.size, dtype=object)
-    for name, lsb, w in bus_layout(lanes, mant_bits, narrow):
-        field = np.asarray(cols[name], dtype=np.int64) & ((1 << w) - 1)
-        word += field.astype(object) << lsb
-    return word.tolist()
+def payload_words(pin: Payload, stim: DotStim, narrow: bool) -> list[int]:
+    """``i__payload`` of every cycle (junk on the bubbles included), vectorized."""
+    cols = {"a.mant": stim.a, "b.mant": stim.b, "a.exp": stim.a_exp, "b.exp": stim.b_exp,
+            "first": stim.first}
+    if narrow:
+        cols["mode"] = stim.mode
+    return pin.pack(cols)
 
 
-def unpack_outputs(words: list[int], acc_width: int) -> tuple[np.ndarray, list, np.ndarray]:
-    """Split recorded ``out_bus`` words into (valid, acc, exp) with signed fields."""
+def unpack_outputs(words: list[int], pout: Payload) -> tuple[np.ndarray, list, np.ndarray]:
+    """Split recorded ``out_bus`` words into (valid, acc, exp) of the valid beats."""
     w = np.array(words, dtype=object)
     valid = (w & 1).astype(bool)
-    acc = (w >> 1) & ((1 << acc_width) - 1)
-    acc = np.where(acc >= (1 << (acc_width - 1)), acc - (1 << acc_width), acc)
-    ex = ((w >> (acc_width + 1)) & ((1 << PROD_EXP_WIDTH) - 1)).astype(np.int64)
-    ex = np.where(ex >= (1 << (PROD_EXP_WIDTH - 1)), ex - (1 << PROD_EXP_WIDTH), ex)
-    return valid, acc[valid].tolist(), ex[valid]
+    res = pout.unpack((w[valid] >> 1).tolist())
+    return valid, res["acc"].tolist(), res["exp"].astype(np.int64)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -108,34 +88,29 @@ class DotTB:
         self.dut, self.cfg, self.stim = dut, cfg, stim
         self.lanes, self.narrow = cfg["lanes"], cfg["narrow_mant_bits"]
         self.packed = bool(cfg.get("packed"))
+        self.pin, self.pout = Payload(cfg["payload"]["i"]), Payload(cfg["payload"]["o"])
         self.elapsed = 0.0
+        # the payload every cycle: the bubbles' junk must not reach the accumulator
+        words = payload_words(self.pin, stim, self.narrow is not None)
+        valid = [int(v) for v in stim.valid.tolist()]
         if self.packed:
             # one write and one (lazily converted) read per clock
-            words = pack_rows(stim, self.lanes, cfg["mant_bits"], self.narrow is not None)
-            self.src = ValidSource(dut, ["in_bus"], [[w] for w in words], rest={"in_bus": 0},
-                                   valid=stim.valid)
+            self.src = ValidSource(dut, ["in_bus"],
+                                   [[(w << 1) | v] for w, v in zip(words, valid, strict=True)],
+                                   rest={"in_bus": 0}, valid=stim.valid)
             self.mon = ValidMonitor(dut, ["out_bus"], lazy=True)
             return
-        ports = (["in_valid", "in_a_exp", "in_b_exp", "in_first"]
-                 + (["in_mode"] if self.narrow is not None else [])
-                 + [f"in_a__{i}" for i in range(self.lanes)]
-                 + [f"in_b__{i}" for i in range(self.lanes)])
-        cols = [stim.valid[:, None], stim.a_exp[:, None], stim.b_exp[:, None],
-                stim.first[:, None]]
-        if self.narrow is not None:
-            cols.append(stim.mode[:, None])
-        rows = np.concatenate([np.asarray(c, dtype=np.int64) for c in cols] + [stim.a, stim.b],
-                              axis=1)
-        # every port every cycle: the bubbles' junk must not reach the accumulator
-        self.src = ValidSource(dut, ports, rows, rest={"in_valid": 0}, valid=stim.valid)
-        self.mon = ValidMonitor(dut, ["out_acc", "out_exp"], valid="out_valid", signed=True)
+        self.src = ValidSource(dut, ["i__valid", "i__payload"],
+                               [[v, w] for w, v in zip(words, valid, strict=True)],
+                               rest={"i__valid": 0}, valid=stim.valid)
+        self.mon = ValidMonitor(dut, ["o__payload"], valid="o__valid", lazy=True)
 
     @property
     def n_cycles(self) -> int:
         return self.src.n + self.cfg["latency"] + 2
 
     async def reset(self) -> None:
-        idle = {"in_bus": 0} if self.packed else {"in_valid": 0}
+        idle = {"in_bus": 0} if self.packed else {"i__valid": 0}
         await clock_and_reset(self.dut, cycles=3, edge="falling", idle=idle)
 
     async def run(self) -> None:
@@ -143,13 +118,13 @@ class DotTB:
         self.elapsed = await run_cycles(self.dut.clk, [self.src], [self.mon], self.n_cycles)
 
     def received(self) -> tuple[list[int], list, np.ndarray]:
-        """(cycles with out_valid, out_acc, out_exp) of the valid outputs."""
+        """(cycles with o__valid, acc, exp) of the valid output beats."""
         if self.packed:
             words = [int(r) for r in self.mon.raw]
-            valid, acc, ex = unpack_outputs(words, self.cfg["acc_width"])
+            valid, acc, ex = unpack_outputs(words, self.pout)
             return np.nonzero(valid)[0].tolist(), acc, ex
-        a = self.mon.array()
-        return self.mon.cycles, a[:, 0].tolist(), a[:, 1].astype(np.int64)
+        res = self.pout.unpack(self.mon.column("o__payload"))
+        return self.mon.cycles, res["acc"].tolist(), res["exp"].astype(np.int64)
 
     def check(self) -> None:
         cfg, st = self.cfg, self.stim
@@ -159,7 +134,7 @@ class DotTB:
         sb = Scoreboard(f"dot lanes={self.lanes} m={mb} n={n} W={aw}", seed=seed)
         cyc, ga, ge = self.received()
         sb.compare_values(cyc, (np.nonzero(st.valid)[0] + lat).tolist(),
-                          what=f"out_valid cycles (latency {lat})")
+                          what=f"o__valid cycles (latency {lat})")
         v = st.valid
 
         def describe(i: int) -> str:
@@ -170,7 +145,7 @@ class DotTB:
 
         sb.compare(list(zip(ga, np.asarray(ge).tolist(), strict=True)),
                    list(zip(exp_acc.tolist(), exp_exp.tolist(), strict=True)),
-                   what="(out_acc, out_exp)", describe=describe)
+                   what="o.payload (acc, exp)", describe=describe)
         if st.n_directed and exp_acc.size:
             # The directed corners must really reach both saturation limits.
             d = exp_acc[: st.n_directed].astype(object)
@@ -239,13 +214,15 @@ def tb_config(cid: str, lanes: int, mb: int, n: int | None, aw: int | None, pipe
     aw = default_acc_width(mb, lanes) if aw is None else aw
     design = build_dot(lanes=lanes, mant_bits=mb, acc_width=aw, pipeline=pipe,
                        narrow_mant_bits=n, name="sqgen_dot")
+    lay = design.manifest["payload_layout"]
     cfg = {"lanes": lanes, "mant_bits": mb, "narrow_mant_bits": n, "acc_width": aw,
            "latency": design.manifest["latency"], "seed": seed, "n_random": n_random,
-           "packed": packed}
+           "packed": packed, "payload": lay}
     top = design.top
     if packed:
         top = f"{design.top}_tb"
-        design.files[f"{top}.v"] = packed_wrapper(design.top, lanes, mb, n is not None, aw)
+        design.files[f"{top}.v"] = packed_wrapper(design.top, Payload(lay["i"]).width,
+                                                  Payload(lay["o"]).width)
     return design, cfg, top
 
 

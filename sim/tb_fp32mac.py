@@ -3,10 +3,11 @@
 Configuration as JSON in ``SQGEN_TB_CFG``. Stimulus: directed corners and seeded random
 ``(a, b, first)`` triples with aimed cancellations (:func:`golden.stimulus.mac_directed`,
 :func:`golden.stimulus.mac_random`), spread over cycles by a seeded idle generator with junk
-(including ``in_first = 1``) on the idle cycles. Expected values come from
+(including ``first = 1``) on the idle cycles. Expected values come from
 :func:`golden.arith_fp.fp32_mac_sequence`, recomputed independently of the stimulus walk. Built
-from :mod:`sim.vlib` parts (valid-qualified source and monitor, scoreboard with the latency
-check).
+from :mod:`sim.vlib` parts (valid-qualified source and monitor on the ``i``/``o`` streams,
+payloads packed and unpacked by :class:`~sim.vlib.Payload` from the manifest's field table,
+scoreboard with the latency check).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from golden.arith_fp import fp32_mac_sequence
 from golden.stimulus import mac_directed, mac_random, random_f32
 from sim.vlib import (
     Bernoulli,
+    Payload,
     Scoreboard,
     ValidMonitor,
     ValidSource,
@@ -34,9 +36,8 @@ from sim.vlib import (
     tb_config_from_env,
 )
 
-#: Share of idle cycles (``in_valid`` low) in the stream.
+#: Share of idle cycles (``i__valid`` low) in the stream.
 IDLE_P = 0.15
-INS = ["in_a", "in_b", "in_first"]
 
 
 class MacTB:
@@ -53,20 +54,25 @@ class MacTB:
         # model
         self.want = fp32_mac_sequence(a, b, f).astype(np.int64)
 
+        self.pin, self.pout = Payload(cfg["payload"]["i"]), Payload(cfg["payload"]["o"])
+
+        def pack(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> np.ndarray:
+            return np.array(self.pin.pack({"a": a, "b": b, "first": f}), dtype=object)
+
         def junk(n: int) -> np.ndarray:
-            # junk under in_valid = 0 must not touch the accumulator (in_first = 1 included)
-            return np.stack([random_f32(rng, n), random_f32(rng, n), rng.integers(0, 2, n)],
-                            axis=1)
+            # junk under i__valid = 0 must not touch the accumulator (first = 1 included)
+            return pack(random_f32(rng, n), random_f32(rng, n), rng.integers(0, 2, n))
 
         # driver, monitor
-        self.src = ValidSource.from_beats(dut, valid="in_valid", data=INS, beats=self.beats,
-                                          idle=Bernoulli(IDLE_P, rng), junk=junk)
-        self.mon = ValidMonitor(dut, ["out_acc"], valid="out_valid")
+        self.src = ValidSource.from_beats(dut, valid="i__valid", data=["i__payload"],
+                                          beats=pack(a, b, f), idle=Bernoulli(IDLE_P, rng),
+                                          junk=junk)
+        self.mon = ValidMonitor(dut, ["o__payload"], valid="o__valid")
         self.elapsed = 0.0
 
     async def reset(self) -> None:
         await clock_and_reset(self.dut, cycles=3, edge="falling",
-                              idle={"in_valid": 0, **dict.fromkeys(INS, 0)})
+                              idle={"i__valid": 0, "i__payload": 0})
 
     async def run(self) -> None:
         self.elapsed = await run_cycles(self.dut.clk, [self.src], [self.mon],
@@ -76,8 +82,9 @@ class MacTB:
         cfg, lat = self.cfg, self.cfg["latency"]
         sb = Scoreboard(f"fp32mac pipeline={lat} ({cfg['profile']})", seed=cfg["seed"])
         sb.compare_values(self.mon.cycles, (self.src.valid_cycles + lat).tolist(),
-                          what=f"out_valid cycles (latency {lat})")
-        sb.compare(self.mon.array(), self.want, what="out_acc", fmt=hex, inputs=self.beats,
+                          what=f"o__valid cycles (latency {lat})")
+        got = self.pout.unpack(self.mon.column("o__payload"))["acc"].astype(np.int64)
+        sb.compare(got, self.want, what="o.payload.acc", fmt=hex, inputs=self.beats,
                    describe=lambda i: "directed" if i < self.n_directed else "random")
         sb.check()
         self.dut._log.info(f"{len(self.beats)} multiply-adds ({self.n_directed} directed) OK, "
@@ -114,7 +121,7 @@ def tb_config(cid: str, pipe: int, profile: str, seed: int,
     """The generated MAC and the JSON configuration its cocotb side reads."""
     design = generate_fp32mac(DesignConfig(pipeline=pipe, name="sqgen_fp32mac"))
     tb_cfg = {"latency": design.manifest["latency"], "profile": profile, "seed": seed,
-              "n_random": n_random}
+              "n_random": n_random, "payload": design.manifest["payload_layout"]}
     return design, tb_cfg
 
 

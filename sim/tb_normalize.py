@@ -4,7 +4,8 @@ Configuration as JSON in ``SQGEN_TB_CFG``. Stimulus: directed corners and seeded
 ``(acc, exp)`` pairs (:func:`golden.stimulus.normalize_directed`,
 :func:`golden.stimulus.normalize_random`) spread over cycles by a seeded idle generator; expected
 values precomputed with :func:`golden.arith_fp.normalize`. Built from :mod:`sim.vlib` parts
-(valid-qualified source and monitor, scoreboard with the latency check).
+(valid-qualified source and monitor on the ``i``/``o`` streams, payloads packed and unpacked by
+:class:`~sim.vlib.Payload` from the manifest's field table, scoreboard with the latency check).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from golden.arith_fp import normalize
 from golden.stimulus import normalize_directed, normalize_random
 from sim.vlib import (
     Bernoulli,
+    Payload,
     Scoreboard,
     ValidMonitor,
     ValidSource,
@@ -32,7 +34,7 @@ from sim.vlib import (
     tb_config_from_env,
 )
 
-#: Share of idle cycles (``in_valid`` low); the data ports hold their last value meanwhile.
+#: Share of idle cycles (``i__valid`` low); the payload holds their last value meanwhile.
 IDLE_P = 0.15
 
 
@@ -49,20 +51,18 @@ class NormalizeTB:
         self.acc, self.exp = np.concatenate([da, ra]), np.concatenate([de, re_])
         # model
         self.want = normalize(self.acc, self.exp, fb).astype(np.int64)
-        # driver: port values as unsigned Python ints (two's complement at the port width)
-        ua = self.acc.view(np.uint64) & np.uint64((1 << aw) - 1 if aw < 64
-                                                  else 0xFFFFFFFFFFFFFFFF)
-        ue = self.exp.view(np.uint64) & np.uint64((1 << ew) - 1)
-        beats = np.stack([ua, ue], axis=1).astype(object)
-        self.src = ValidSource.from_beats(dut, valid="in_valid", data=["in_acc", "in_exp"],
+        # driver: (acc, exp) packed into i__payload (two's complement at the field widths)
+        self.pin, self.pout = Payload(cfg["payload"]["i"]), Payload(cfg["payload"]["o"])
+        beats = np.array(self.pin.pack({"acc": self.acc, "exp": self.exp}), dtype=object)
+        self.src = ValidSource.from_beats(dut, valid="i__valid", data=["i__payload"],
                                           beats=beats, idle=Bernoulli(IDLE_P, rng))
         # monitor
-        self.mon = ValidMonitor(dut, ["out_f32"], valid="out_valid")
+        self.mon = ValidMonitor(dut, ["o__payload"], valid="o__valid")
         self.elapsed = 0.0
 
     async def reset(self) -> None:
         await clock_and_reset(self.dut, cycles=3, edge="falling",
-                              idle={"in_valid": 0, "in_acc": 0, "in_exp": 0})
+                              idle={"i__valid": 0, "i__payload": 0})
 
     async def run(self) -> None:
         self.elapsed = await run_cycles(self.dut.clk, [self.src], [self.mon],
@@ -73,8 +73,9 @@ class NormalizeTB:
         sb = Scoreboard(f"normalize acc_width={cfg['acc_width']} frac_bits={cfg['frac_bits']}",
                         seed=cfg["seed"])
         sb.compare_values(self.mon.cycles, (self.src.valid_cycles + lat).tolist(),
-                          what=f"out_valid cycles (latency {lat})")
-        sb.compare(self.mon.array(), self.want, what="out_f32", fmt=hex,
+                          what=f"o__valid cycles (latency {lat})")
+        got = self.pout.unpack(self.mon.column("o__payload"))["f32"].astype(np.int64)
+        sb.compare(got, self.want, what="o.payload.f32", fmt=hex,
                    inputs=np.stack([self.acc, self.exp], axis=1), in_fmt=str,
                    describe=lambda i: "directed" if i < self.n_directed else "random")
         sb.check()
@@ -115,7 +116,8 @@ def tb_config(cid: str, aw: int, fb: int, ew: int, pipe: int, seed: int,
     design = generate_normalize(DesignConfig(pipeline=pipe, name="sqgen_normalize"),
                                 acc_width=aw, frac_bits=fb, exp_width=ew)
     tb_cfg = {"acc_width": aw, "frac_bits": fb, "exp_width": ew,
-              "latency": design.manifest["latency"], "seed": seed, "n_random": n_random}
+              "latency": design.manifest["latency"], "seed": seed, "n_random": n_random,
+              "payload": design.manifest["payload_layout"]}
     return design, tb_cfg
 
 

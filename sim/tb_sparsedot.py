@@ -7,7 +7,8 @@ unit compute) which, for valid metadata, is also checked to equal
 :func:`golden.nm_hw.dense_dot_expected` (the dense HBFP dot product of the decompressed weights,
 the issue's reference). ``meta_error`` is checked in every cycle against
 :func:`golden.nm_hw.meta_error_trace`. The bench is made of :mod:`sim.vlib` parts (one
-valid-qualified source, two monitors, a scoreboard).
+valid-qualified source driving ``i__valid``, ``clear`` and ``i__payload``, packed by
+:class:`~sim.vlib.Payload` from the manifest's field table, two monitors, a scoreboard).
 
 Config comes as JSON in ``SQGEN_TB_CFG``; the pytest runner is ``test_sparsedot_cosim`` below.
 """
@@ -25,6 +26,7 @@ from gen.config import DesignConfig
 from golden import nm_hw
 from golden.stimulus import SparseDotStim, sparsedot_stim
 from sim.vlib import (
+    Payload,
     Scoreboard,
     ValidMonitor,
     ValidSource,
@@ -42,28 +44,25 @@ class SparseDotTB:
 
     def __init__(self, dut: Any, p: dict, stim: SparseDotStim):
         self.dut, self.p, self.stim = dut, p, stim
-        lanes, k = p["lanes"], p["block"]
         has_mode = p.get("narrow_mant_bits") is not None
+        self.pin, self.pout = Payload(p["payload"]["i"]), Payload(p["payload"]["o"])
         meta = nm_hw.pack_meta(stim.w_idx, p["n"], p["m"], packed24=p["packed24"])
-        meta_ports = ["in_w_meta"] if p["packed24"] else [f"in_w_idx__{i}" for i in range(lanes)]
-        ports = (["in_valid", "in_clear", "in_first"] + (["in_mode"] if has_mode else [])
-                 + ["in_w_exp", "in_a_exp"] + [f"in_w__{i}" for i in range(lanes)]
-                 + [f"in_a__{i}" for i in range(k)] + meta_ports)
-        cols = [stim.valid, stim.clear, stim.first] + ([stim.mode] if has_mode else []) \
-            + [stim.w_exp, stim.a_exp]
-        rows = np.concatenate([np.asarray(c, dtype=np.int64)[:, None] for c in cols]
-                              + [np.asarray(stim.w_vals, dtype=np.int64),
-                                 np.asarray(stim.a_man, dtype=np.int64),
-                                 np.asarray(meta, dtype=np.int64).reshape(len(stim.valid), -1)],
-                              axis=1)
-        self.src = ValidSource(dut, ports, rows, rest={"in_valid": 0, "in_clear": 0},
-                               valid=stim.valid)
+        cols = {"a.mant": stim.w_vals, "a.exp": stim.w_exp, "b.mant": stim.a_man,
+                "b.exp": stim.a_exp, "first": stim.first,
+                ("meta" if p["packed24"] else "idx"): meta}
+        if has_mode:
+            cols["mode"] = stim.mode
+        words = self.pin.pack(cols)
+        rows = [[int(v), int(c), w] for v, c, w in zip(stim.valid.tolist(), stim.clear.tolist(),
+                                                       words, strict=True)]
+        self.src = ValidSource(dut, ["i__valid", "clear", "i__payload"], rows,
+                               rest={"i__valid": 0, "clear": 0}, valid=stim.valid)
         self.err = ValidMonitor(dut, ["meta_error"])  # every cycle
-        self.out = ValidMonitor(dut, ["out_acc", "out_exp"], valid="out_valid", signed=True)
+        self.out = ValidMonitor(dut, ["o__payload"], valid="o__valid", lazy=True)
 
     async def reset(self) -> None:
         await clock_and_reset(self.dut, cycles=2, edge="falling",
-                              idle={"in_valid": 0, "in_clear": 0})
+                              idle={"i__valid": 0, "clear": 0})
 
     async def run(self) -> None:
         """One row per cycle, then ``latency + 1`` idle cycles; sample before every drive."""
@@ -85,7 +84,9 @@ class SparseDotTB:
         sb.expect(all(bool(e) == bool(err[-1]) for e in ge[err.size:]),
                   "meta_error changed while idle")
         vt = np.nonzero(st.valid)[0]
-        sb.compare(self.out.array(), np.stack([acc, exp], axis=1), what="(out_acc, out_exp)",
+        res = self.pout.unpack(self.out.column("o__payload"))
+        sb.compare(np.stack([res["acc"], res["exp"]], axis=1), np.stack([acc, exp], axis=1),
+                   what="o.payload (acc, exp)",
                    describe=lambda b: f"beat {b}, cycle {vt[b]}, w_idx={st.w_idx[vt[b]].tolist()}")
         self.dut._log.info(
             "sparsedot %d:%d block %d m=%d: %d cycles, %d results, seed %d",
@@ -150,7 +151,8 @@ def tb_params(design, *, beats: int, seed: int) -> dict:
     return {"n": par["n"], "m": par["m"], "block": par["block"], "lanes": par["lanes"],
             "mant_bits": par["mant_bits"], "narrow_mant_bits": par["narrow_mant_bits"],
             "acc_width": par["acc_width"], "latency": design.manifest["latency"]["cycles"],
-            "packed24": par["packed24"], "beats": beats, "seed": seed}
+            "packed24": par["packed24"], "beats": beats, "seed": seed,
+            "payload": design.manifest["payload_layout"]}
 
 
 @pytest.mark.parametrize("sim,cfg", _params())

@@ -141,11 +141,11 @@ def _three_pe_top():
             pes = [Int8Mac() for _ in range(3)]
             for i, pe in enumerate(pes):
                 m.submodules[f"pe_{i}"] = pe
-                m.d.comb += [pe.b.eq(self.b), pe.en.eq(1)]
-            m.d.comb += pes[0].a.eq(self.a)
+                m.d.comb += [pe.i.payload.b.eq(self.b), pe.i.valid.eq(1)]
+            m.d.comb += pes[0].i.payload.a.eq(self.a)
             for i in (1, 2):
-                m.d.comb += pes[i].a.eq(pes[i - 1].acc[:8])
-            m.d.comb += self.y.eq(pes[2].acc)
+                m.d.comb += pes[i].i.payload.a.eq(pes[i - 1].o.payload.acc[:8])
+            m.d.comb += self.y.eq(pes[2].o.payload.acc)
             return m
 
     return {"chain.v": to_verilog(Chain(), "chain")}
@@ -263,7 +263,7 @@ def test_int8mac_matches_reference():
     seq = [(rng.randint(-128, 127), rng.randint(-128, 127), rng.random() < 0.8,
             rng.random() < 0.1) for _ in range(300)]
     seq[:3] = [(-128, -128, True, True), (-128, -128, True, False), (127, -128, True, False)]
-    got, want = [], []
+    got, want, got_v = [], [], []
     acc = 0
     for a, b, en, clr in seq:
         if en:
@@ -271,13 +271,15 @@ def test_int8mac_matches_reference():
         want.append(acc)
 
     async def tb(ctx):
+        ins = dut.i.payload
         for a, b, en, clr in seq:
-            ctx.set(dut.a, a)
-            ctx.set(dut.b, b)
-            ctx.set(dut.en, en)
-            ctx.set(dut.clear, clr)
+            ctx.set(ins.a, a)
+            ctx.set(ins.b, b)
+            ctx.set(dut.i.valid, en)
+            ctx.set(ins.first, clr)
             await ctx.tick()
-            got.append(ctx.get(dut.acc))
+            got.append(ctx.get(dut.o.payload.acc))
+            got_v.append(bool(ctx.get(dut.o.valid)))
 
     sim = Simulator(dut)
     sim.add_clock(1e-6)
@@ -285,6 +287,7 @@ def test_int8mac_matches_reference():
     sim.run()
     bad = [(i, g, w) for i, (g, w) in enumerate(zip(got, want, strict=True)) if g != w]
     assert not bad, f"{len(bad)}/{len(want)} mismatches (seed 6), first: {bad[:3]}"
+    assert got_v == [en for _, _, en, _ in seq], "o.valid is not i.valid delayed one cycle"
 
 
 def test_int8mac_rejects_bad_widths():

@@ -4,9 +4,9 @@ specs, and, for every proof, a mutant on which the same proof must report a coun
 
 Proofs (each prints one summary line; run ``pytest -s`` to see them):
 
-* ``decoder.select``: ``registered=False`` decoder, ``out_act``/``out_valid`` equal to the spec
-  for *all* inputs (combinational, exhaustive).
-* ``decoder.registered``: ``registered=True`` decoder, ``out_act``/``out_valid`` (latency 1,
+* ``decoder.select``: ``registered=False`` decoder, ``o__payload``/``o__valid`` equal to the
+  spec for *all* inputs (combinational, exhaustive).
+* ``decoder.registered``: ``registered=True`` decoder, ``o__payload``/``o__valid`` (latency 1,
   hold between valid beats, cleared by ``rst``) equal for every input sequence (induction).
 * ``decoder.meta_error``: the sticky flag equals the spec's flag for every input sequence
   (induction), registered and combinational decoders.
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Const, Module, Signal
 from amaranth.lib.wiring import In
 
 from flow import formal
@@ -84,10 +84,11 @@ def _refuted(res):
 
 # ---- mutants: a wrapper around the real block that corrupts one connection ---------------------
 def _connect(m, outer, inner, skip=()):
-    """Wire ``outer``'s ports to ``inner``'s (same signature), except the paths in ``skip``."""
+    """Wire ``outer``'s ports to ``inner``'s (same signature), except the paths in ``skip`` and
+    the constant members (an ``always_ready`` stream's ``ready``)."""
     pairs = zip(outer.signature.flatten(outer), inner.signature.flatten(inner), strict=True)
     for (path, member, ov), (_, _, iv) in pairs:
-        if path in skip:
+        if path in skip or isinstance(ov, Const):
             continue
         m.d.comb += iv.eq(ov) if member.flow == In else ov.eq(iv)
 
@@ -106,16 +107,18 @@ class SwapLanes(_DecoderMutant):
     """Lanes 0 and 1 of the output swapped."""
 
     def corrupt(self, m, inner):
-        _connect(m, self, inner, skip={("out_act", 0), ("out_act", 1)})
-        m.d.comb += [self.out_act[0].eq(inner.out_act[1]), self.out_act[1].eq(inner.out_act[0])]
+        _connect(m, self, inner, skip={("o", "payload")})
+        out, got = self.o.payload.act, inner.o.payload.act
+        m.d.comb += [out[0].eq(got[1]), out[1].eq(got[0])]
+        m.d.comb += [out[k].eq(got[k]) for k in range(2, self.lanes)]
 
 
 class NoClear(_DecoderMutant):
-    """``in_clear`` not connected: the flag never drops until reset."""
+    """``clear`` not connected: the flag never drops until reset."""
 
     def corrupt(self, m, inner):
-        _connect(m, self, inner, skip={("in_clear",)})
-        m.d.comb += inner.in_clear.eq(0)
+        _connect(m, self, inner, skip={("clear",)})
+        m.d.comb += inner.clear.eq(0)
 
 
 class WrongBank(PE):
@@ -165,15 +168,26 @@ def _signed(v, bits):
     return v - (1 << bits) if v >> (bits - 1) else v
 
 
+def _lanes(word, width, count, lsb=0, signed=True):
+    """Elements ``0..count-1`` of ``width`` bits from bit ``lsb`` of a payload word."""
+    return [(_signed if signed else (lambda v, b: v & ((1 << b) - 1)))(
+        word >> (lsb + k * width), width) for k in range(count)]
+
+
+def _trace_idx(s, n, m, groups, width, packed24):
+    """The per-lane indices in the ``i__payload`` of one counterexample step."""
+    base = groups * m * width
+    if packed24:
+        return _lanes(s["i__payload"], 2, groups * n, base, signed=False)
+    return _lanes(s["i__payload"], nm_hw.index_bits(m), groups * n, base, signed=False)
+
+
 def _decoder_trace_inputs(cex, n, m, groups, width, packed24):
     steps = range(1, cex.steps + 1)
     ins = [cex.inputs(t) for t in steps]
-    act = np.array([[_signed(s[f"in_act__{i}"], width) for i in range(groups * m)] for s in ins])
-    if packed24:
-        idx = np.array([[(s["in_meta"] >> (2 * k)) & 3 for k in range(groups * n)] for s in ins])
-    else:
-        idx = np.array([[s[f"in_idx__{k}"] for k in range(groups * n)] for s in ins])
-    bits = {k: np.array([s[k] for s in ins], bool) for k in ("in_valid", "in_clear", "rst")}
+    act = np.array([_lanes(s["i__payload"], width, groups * m) for s in ins])
+    idx = np.array([_trace_idx(s, n, m, groups, width, packed24) for s in ins])
+    bits = {k: np.array([s[k] for s in ins], bool) for k in ("i__valid", "clear", "rst")}
     return act, idx, bits
 
 
@@ -191,19 +205,18 @@ def _check_decoder_spec_on_trace(cex, cfg, registered, from_reset=True):
     if not from_reset:
         first = cex.trace[0]
         err = first["gold_meta_error"]
-        out = [_signed(first[f"gold_out_act__{k}"], width) for k in range(groups * n)]
+        out = _lanes(first["gold_o__payload"], width, groups * n)
     for t in range(cex.steps):
         got = cex.trace[t]
         assert got["gold_meta_error"] == err, (t + 1, cex.summary())
         want = out if registered else list(sel[t])
-        for k in range(groups * n):
-            assert _signed(got[f"gold_out_act__{k}"], width) == want[k], (t + 1, k)
+        assert _lanes(got["gold_o__payload"], width, groups * n) == list(want), (t + 1)
         # clock edge (synchronous rst wins; a violation wins over a clear)
         if b["rst"][t]:
             err, out = 0, [0] * (groups * n)
         else:
-            err = int((err and not b["in_clear"][t]) or (b["in_valid"][t] and viol[t]))
-            if b["in_valid"][t]:
+            err = int((err and not b["clear"][t]) or (b["i__valid"][t] and viol[t]))
+            if b["i__valid"][t]:
                 out = list(sel[t])
 
 
@@ -237,9 +250,19 @@ def _decoder(cfg, registered, cls=NMDecoder):
     return spec, dut
 
 
-def _sel_outputs(cfg):
-    n, _, g, _, _ = cfg
-    return ["out_valid"] + [f"out_act__{k}" for k in range(g * n)]
+def _sel_outputs(cfg):  # noqa: ARG001
+    return ["o__valid", "o__payload"]
+
+
+def _differing_lanes(cex, cfg):
+    """Output lanes in which spec and DUT differ, over every mismatch of ``o__payload``."""
+    n, _, g, w, _ = cfg
+    out = set()
+    for _, what, spec_v, dut_v in cex.mismatches:
+        assert what == "o__payload", what
+        a, b = _lanes(spec_v, w, g * n), _lanes(dut_v, w, g * n)
+        out |= {k for k in range(g * n) if a[k] != b[k]}
+    return out
 
 
 def _tag(cls, base, spec_edit):
@@ -311,22 +334,22 @@ def test_decoder_wide_configs(cfg):
 @pytest.mark.parametrize("cfg", [DECODERS[1], DECODERS[6]], ids=_dec_id)
 def test_decoder_select_catches_swapped_lanes(cfg):
     cex = _refuted(_decoder_select(cfg, SwapLanes))
-    assert {w for _, w, _, _ in cex.mismatches} <= {"out_act__0", "out_act__1"}
+    assert _differing_lanes(cex, cfg) <= {0, 1}
     _check_decoder_spec_on_trace(cex, cfg, registered=False, from_reset=False)
 
 
 def test_decoder_select_catches_spec_without_window():
-    # A spec whose lane 0 also selects in_act[3] (no window: [0, 2] for 2:4) disagrees with the
+    # A spec whose lane 0 also selects act[3] (no window: [0, 2] for 2:4) disagrees with the
     # DUT exactly on an out-of-window index; the counterexample must show one.
     cfg = (2, 4, 1, 3, False)
     spec, dut = _decoder(cfg, False)
     spec = _mutate_spec(spec, "if (idx_0 >= 0 && idx_0 <= 2)", "if (1'b1)")
-    spec = _mutate_spec(spec, "      0: sel_0 = in_act__0;",
-                        "      0: sel_0 = in_act__0;\n      3: sel_0 = in_act__3;")
+    spec = _mutate_spec(spec, "      0: sel_0 = act_0;",
+                        "      0: sel_0 = act_0;\n      3: sel_0 = act_3;")
     cex = _refuted(_run(spec, dut, "decoder.select[2:4-g1-w3]+spec_without_window",
                         method="combinational", outputs=_sel_outputs(cfg)))
-    assert cex.mismatches[0][1] == "out_act__0"
-    assert cex.inputs(1)["in_idx__0"] == 3
+    assert cex.mismatches[0][1] == "o__payload" and _differing_lanes(cex, cfg) == {0}
+    assert _trace_idx(cex.inputs(1), 2, 4, 1, 3, False)[0] == 3
 
 
 @pytest.mark.parametrize("cfg", [DECODERS[0], DECODERS[4]], ids=_dec_id)
@@ -337,15 +360,15 @@ def test_decoder_registered_catches_swapped_lanes(cfg):
 
 
 def test_decoder_registered_catches_spec_without_hold():
-    # Spec mutant: out_act loads on every cycle, not only on valid beats.
+    # Spec mutant: the output payload loads on every cycle, not only on valid beats.
     cfg = DECODERS[0]
 
     def no_hold(s):
-        return _mutate_spec(s, "if (in_valid) begin", "if (1'b1) begin")
+        return _mutate_spec(s, "if (i__valid) begin", "if (1'b1) begin")
 
     cex = _refuted(_decoder_registered(cfg, spec_edit=no_hold))
     last = cex.inputs(cex.mismatches[0][0] - 1)
-    assert last["in_valid"] == 0 and last["rst"] == 0
+    assert last["i__valid"] == 0 and last["rst"] == 0
 
 
 @pytest.mark.parametrize("registered", [True, False], ids=["reg", "comb"])
@@ -355,7 +378,7 @@ def test_decoder_meta_error_catches_dropped_clear(cfg, registered):
     cex = _refuted(_decoder_meta(cfg, registered, NoClear))
     step, what, spec_v, dut_v = cex.mismatches[0]
     assert (what, spec_v, dut_v) == ("meta_error", 0, 1)
-    assert cex.inputs(step - 1)["in_clear"] == 1
+    assert cex.inputs(step - 1)["clear"] == 1
     _check_decoder_spec_on_trace(cex, cfg, registered)
 
 
@@ -366,8 +389,8 @@ def test_decoder_meta_error_catches_spec_mutants(mutation):
         # the rule says idx[j] >= idx[j+1] is a violation; ">" lets duplicates through
         "equal_indices_ok": ("(idx_0 >= idx_1)", "(idx_0 > idx_1)"),
         # the rule says a violation beats a simultaneous clear
-        "clear_wins": ("(meta_error & ~in_clear) | (in_valid & violation)",
-                       "(meta_error | (in_valid & violation)) & ~in_clear"),
+        "clear_wins": ("(meta_error & ~clear) | (i__valid & violation)",
+                       "(meta_error | (i__valid & violation)) & ~clear"),
     }[mutation]
 
     def edit(s):

@@ -155,6 +155,27 @@ def draw_pod(rng: random.Random, s: Sizes) -> Point:
                              acc_width=_acc(rng, need), name=_name(rng)))
 
 
+def draw_engine(rng: random.Random, s: Sizes) -> Point:
+    rows = _pick(rng, 2, s.pod_dim, 3, 5)
+    cols = _pick(rng, 1, s.pod_dim, 2, 3)
+    f = _fmt(rng, narrow=True)
+    sp = None
+    if rng.random() < 0.5:
+        for _ in range(20):
+            n, m = _nm(rng)
+            if rows % n == 0 and rows // n * m <= s.pod_fold:
+                sp = (n, m)
+                break
+    n, m = sp or (1, 1)
+    kf = rows // n * m
+    need = min_acc_width(FORMATS[f["format"]], kf)
+    return Point("engine", _cfg(rows=rows, cols=cols, **f, tile=_pick(rng, 1, 300, 2, 64),
+                                sparsity=None if sp is None else f"{n}:{m}",
+                                pipeline=_pick(rng, 1, rows - 1),
+                                rounding=rng.choice(["nearest_even", "stochastic"]),
+                                acc_width=_acc(rng, need), name=_name(rng)))
+
+
 def draw_dot(rng: random.Random, s: Sizes) -> Point:
     lanes = _pick(rng, 1, s.lanes, 2, 3, 16, 17)
     pipe = _pick(rng, 1, PIPE_MAX, 2, 3)
@@ -230,7 +251,8 @@ def draw_int8mac(rng: random.Random, s: Sizes) -> Point:
 
 
 DRAW = {
-    "pod": draw_pod, "dot": draw_dot, "sparsedot": draw_sparsedot, "convert": draw_convert,
+    "pod": draw_pod, "engine": draw_engine, "dot": draw_dot, "sparsedot": draw_sparsedot,
+    "convert": draw_convert,
     "normalize": draw_normalize, "fp32mac": draw_fp32mac, "decoder": draw_decoder,
     "int8mac": draw_int8mac,
 }
@@ -250,6 +272,11 @@ P = Point
 EDGES = {
     # pods: 1x1, a 1-row and a 1-column pod, primes, the widest accumulator, N:M pairs
     "pod-1x1-hbfp4": P("pod", {"rows": 1, "cols": 1, "format": "hbfp4"}),
+    # engines: the smallest (2x1, one-row tile), a prime shape with 1:3 and a narrow mode
+    "engine-2x1-tile1": P("engine", {"rows": 2, "cols": 1, "format": "hbfp4", "tile": 1}),
+    "engine-3x5-1of3-narrow-sr": P("engine", {"rows": 3, "cols": 5, "format": "hbfp8",
+                                              "narrow_format": "hbfp6", "sparsity": "1:3",
+                                              "rounding": "stochastic", "pipeline": 2}),
     "pod-1x5-1of16-acc64": P("pod", {"rows": 1, "cols": 5, "sparsity": "1:16",
                                      "acc_width": ACC_MAX}),
     "pod-7x1-7of8-narrow": P("pod", {"rows": 7, "cols": 1, "format": "hbfp8",

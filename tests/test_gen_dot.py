@@ -37,14 +37,20 @@ def test_cli_writes_verilog_and_manifest(tmp_path: Path, capsys) -> None:
     assert man["lint_waivers"] == sorted(LINT_WAIVERS)
     assert {"amaranth", "verilator", "cocotb"} <= set(man["tool_versions"])
     ports = {p["name"]: p for p in man["ports"]}
-    assert ports["in_a__15"]["width"] == 6 and ports["in_a__15"]["signed"]
-    assert "in_a__16" not in ports
-    assert ports["in_mode"]["direction"] == "input" and ports["in_mode"]["meaning"]
-    assert ports["out_acc"]["width"] == 24 and ports["out_exp"]["width"] == 10
+    assert set(ports) == {"clk", "rst", "i__valid", "i__payload", "o__valid", "o__payload"}
+    lay_i, lay_o = man["payload_layout"]["i"], man["payload_layout"]["o"]
+    a = lay_i["a.mant"]
+    assert (a["count"], a["element_width"], a["signed"]) == (16, 6, True)
+    assert lay_i["mode"] == {"lsb": 2 * (16 * 6 + 9) + 1, "width": 1, "signed": False}
+    assert ports["i__payload"]["width"] == 2 * (16 * 6 + 9) + 2
+    assert ports["i__payload"]["direction"] == "input" and ports["i__payload"]["meaning"]
+    assert lay_o["acc"]["width"] == 24 and lay_o["exp"] == {"lsb": 24, "width": 10,
+                                                            "signed": True}
+    assert ports["o__payload"]["width"] == 34
     assert all(p["meaning"] for p in man["ports"]), "every port documented"
     assert "latency" in man["protocol"] and man["pipeline_cuts"]["levels"] == [0, 4]
     text = (out / "sqgen_dot.v").read_text()
-    assert "module sqgen_dot" in text and "in_mode" in text
+    assert "module sqgen_dot" in text and "i__payload" in text and "i__ready" not in text
 
 
 def test_width_overrides_and_targets_registry(tmp_path: Path, capsys) -> None:
@@ -54,7 +60,7 @@ def test_width_overrides_and_targets_registry(tmp_path: Path, capsys) -> None:
     assert rc == 0, err
     man = json.loads((out / "manifest.json").read_text())
     assert (man["config"]["mant_bits"], man["config"]["acc_width"]) == (2, 10)
-    assert "format" not in man["config"] and "in_mode" not in {p["name"] for p in man["ports"]}
+    assert "format" not in man["config"] and "mode" not in man["payload_layout"]["i"]
     d = generate_dot(DesignConfig(block_size=5), mant_bits=15, narrow_mant_bits=2)
     assert d.manifest["config"]["acc_width"] == 2 * 16 + 3 + 8
     cfg = DesignConfig(format="hbfp8", block_size=8, pipeline=2)

@@ -27,14 +27,17 @@ def _yosys_parse(path: Path, top: str) -> None:
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
 
 
+#: (command, arguments, latency, {port or "<stream>.<field>": width}); a field is looked up in
+#: the manifest's payload_layout (an array field by its element width).
 CASES = [
     ("convert", ["--format", "hbfp6", "--block", "12"], 1,
-     {"in_x__11": 32, "out_mant__11": 6, "out_exp": 9, "out_invalid": 1}),
+     {"i__payload": 12 * 32, "o__payload": 12 * 6 + 9 + 1, "i.x": 32, "o.block.mant": 6,
+      "o.block.exp": 9, "o.invalid": 1}),
     ("convert", ["--mant-bits", "15", "--block", "3", "--pipeline", "2", "--rounding",
-                 "stochastic", "--offset-bits", "12"], 2, {"out_mant__2": 16}),
+                 "stochastic", "--offset-bits", "12"], 2, {"o.block.mant": 16}),
     ("normalize", ["--format", "hbfp8", "--block", "64"], 1,
-     {"in_acc": 30, "in_exp": 10, "out_f32": 32}),
-    ("fp32mac", ["--pipeline", "2"], 2, {"in_a": 32, "in_b": 32, "out_acc": 32}),
+     {"i.acc": 30, "i.exp": 10, "o.f32": 32, "i__payload": 40}),
+    ("fp32mac", ["--pipeline", "2"], 2, {"i.a": 32, "i.b": 32, "i.first": 1, "o.acc": 32}),
 ]
 
 
@@ -49,9 +52,16 @@ def test_cli_writes_linted_design(tmp_path, capsys, cmd, args, latency, widths):
     assert sorted(man["files"]) == sorted([f"{top}.v", f"{top}.core", "manifest.json"])
     assert sorted(p.name for p in out.iterdir()) == man["files"]
     ports = {p["name"]: p for p in man["ports"]}
+    lay = man["payload_layout"]
     for name, w in widths.items():
-        assert ports[name]["width"] == w and ports[name]["meaning"]
-    assert {"clk", "rst", "in_valid", "out_valid"} <= set(ports)
+        if "." in name:
+            stream, field = name.split(".", 1)
+            f = lay[stream][field]
+            assert f.get("element_width", f["width"]) == w, (name, f)
+        else:
+            assert ports[name]["width"] == w and ports[name]["meaning"]
+    assert set(ports) == {"clk", "rst", "i__valid", "i__payload", "o__valid", "o__payload"}
+    assert all(p["meaning"] for p in ports.values())
     assert man["lint_waivers"] and "amaranth" in man["tool_versions"]
     assert man["protocol"] and man["config"]["pipeline"] == latency
     if cmd == "convert" and "stochastic" in args:

@@ -36,19 +36,27 @@ def test_cli_writes_design(tmp_path, capsys, cmd):
     assert re.search(rf"^module {top}\(", text, re.M)
     meta = man["metadata"]
     assert meta["sparsity"] == "2:4" and meta["index_bits"] == 2 and meta["kept_lanes"] == 8
-    prefix = "in_idx" if cmd == "decoder" else "in_w_idx"
-    assert meta["layout"] == nm_hw.meta_layout(2, 4, 4, prefix=prefix)
+    golden_rows = nm_hw.meta_layout(2, 4, 4)
+    assert [(r["group"], r["lane"], r["flat_lane"]) for r in meta["layout"]] == [
+        (r["group"], r["lane"], r["flat_lane"]) for r in golden_rows]
     ports = {p["name"]: p for p in man["ports"]}
-    for row in meta["layout"]:  # every documented metadata port exists, with that width
-        assert ports[row["port"]]["width"] == 2 and ports[row["port"]]["direction"] == "input"
-        assert re.search(rf"input \[1:0\] {row['port']};", text)
+    idx = man["payload_layout"]["i"]["idx"]
+    assert (idx["count"], idx["element_width"]) == (8, 2)
+    for row in meta["layout"]:  # every documented index sits in the idx field of i__payload
+        k = row["flat_lane"]
+        lo = idx["lsb"] + 2 * k
+        assert row["port"] == "i__payload" and row["bits"] == f"[{lo + 1}:{lo}]"
+    assert ports["i__payload"]["direction"] == "input"
+    assert re.search(rf"input \[{ports['i__payload']['width'] - 1}:0\] i__payload;", text)
     assert ports["meta_error"]["direction"] == "output"
+    assert ports["clear"]["direction"] == "input" and "i__ready" not in ports
     if cmd == "sparsedot":
         assert man["latency"]["cycles"] == 1
         assert man["parameters"]["multipliers"] == 8
         assert man["parameters"]["dense_macs_per_beat"] == 16
-        assert sum(1 for n in ports if n.startswith("in_w__")) == 8
-        assert sum(1 for n in ports if n.startswith("in_a__")) == 16
+        lay = man["payload_layout"]["i"]
+        assert lay["a.mant"]["count"] == 8 and lay["b.mant"]["count"] == 16
+        assert ports["i__payload"]["width"] == (8 + 16) * 6 + 2 * 9 + 1 + 8 * 2
     else:
         assert man["latency"]["cycles"] == 1
 
@@ -70,9 +78,11 @@ def test_packed24_manifest(tmp_path, capsys):
     assert rc == 0
     man = json.loads((out / "manifest.json").read_text())
     assert man["metadata"]["form"] == "packed24"
-    ports = {p["name"]: p for p in man["ports"]}
-    assert ports["in_meta"]["width"] == 8 and "in_idx__0" not in ports
-    assert [r["bits"] for r in man["metadata"]["layout"]] == ["[1:0]", "[3:2]", "[5:4]", "[7:6]"]
+    lay = man["payload_layout"]["i"]
+    assert lay["meta"]["width"] == 8 and "idx" not in lay
+    lo = lay["meta"]["lsb"]
+    assert [r["bits"] for r in man["metadata"]["layout"]] == [
+        f"[{lo + 2 * j + 1}:{lo + 2 * j}]" for j in range(4)]
 
 
 @pytest.mark.parametrize(

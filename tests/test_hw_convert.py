@@ -50,17 +50,19 @@ def run_pysim(dut: FP32ToHBFP, blocks: np.ndarray, valid: np.ndarray):
     async def tb(ctx):
         for t in range(len(valid) + dut.latency + 1):
             v = t < len(valid) and bool(valid[t])
-            ctx.set(dut.in_valid, int(v))
+            ctx.set(dut.i.valid, int(v))
             if v:
                 for i, x in enumerate(next(rows)):
-                    ctx.set(dut.in_x[i], x)
+                    ctx.set(dut.i.payload.x[i], x)
             else:
                 for i in range(k):
-                    ctx.set(dut.in_x[i], 0x7F800000)  # junk (Inf) under in_valid = 0
+                    ctx.set(dut.i.payload.x[i], 0x7F800000)  # junk (Inf) under i.valid = 0
             await ctx.tick()
-            if ctx.get(dut.out_valid):
-                got.append((ctx.get(dut.out_exp), [ctx.get(dut.out_mant[i]) for i in range(k)],
-                             ctx.get(dut.out_invalid)))
+            if ctx.get(dut.o.valid):
+                out = dut.o.payload
+                got.append((ctx.get(out.block.exp),
+                            [ctx.get(out.block.mant[i]) for i in range(k)],
+                            ctx.get(out.invalid)))
                 cycles.append(t)
 
     sim = Simulator(dut)

@@ -7,7 +7,8 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from amaranth.hdl import signed
+from amaranth.hdl import Module, signed, unsigned
+from amaranth.lib import wiring
 from amaranth.sim import Simulator
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,6 +18,8 @@ from golden.arith_dot import RESET_EXP, block_sums, dot_blocks, dot_value
 from golden.facts import EXP_WIDTH, PROD_EXP_WIDTH
 from golden.stimulus import DotStim, dot_stim
 from hw.dot import HBFPDot, register_cuts, tree_levels
+from hw.normalize import HBFPToFP32
+from hw.signatures import DotOperands, DotResult
 
 # ---- parameters ----------------------------------------------------------------------------
 
@@ -48,13 +51,26 @@ def test_min_acc_width_is_accepted_and_ports_match_interface():
         aw = min_acc_width(mb, lanes)
         dut = HBFPDot(lanes=lanes, mant_bits=mb, acc_width=aw, pipeline=3)
         assert (dut.lanes, dut.mant_bits, dut.acc_width, dut.latency) == (lanes, mb, aw, 3)
-        assert dut.narrow_mant_bits is None and not hasattr(dut, "in_mode")
-        assert len(dut.in_a) == lanes and dut.in_a[0].shape() == signed(mb + 1)
-        assert dut.in_a_exp.shape().width == EXP_WIDTH and dut.in_a_exp.shape().signed
-        assert dut.out_exp.shape().width == PROD_EXP_WIDTH and dut.out_exp.shape().signed
-        assert dut.out_acc.shape().width == aw and dut.out_acc.shape().signed
+        ops, res = dut.i.payload, dut.o.payload
+        assert dut.narrow_mant_bits is None and "mode" not in ops.shape().members
+        assert ops.shape() == DotOperands(lanes, mb) and res.shape() == DotResult(aw)
+        assert len(ops.a.mant) == lanes and ops.a.mant[0].shape() == signed(mb + 1)
+        assert ops.b.mant[lanes - 1].shape() == signed(mb + 1)
+        assert ops.a.exp.shape() == signed(EXP_WIDTH) == ops.b.exp.shape()
+        assert res.exp.shape() == signed(PROD_EXP_WIDTH) and res.acc.shape() == signed(aw)
+        assert dut.signature.members["i"].signature.always_ready
+        assert dut.signature.members["o"].signature.always_ready
     dut = HBFPDot(lanes=4, mant_bits=7, acc_width=20, narrow_mant_bits=3)
-    assert dut.narrow_mant_bits == 3 and dut.in_mode.shape().width == 1
+    assert dut.narrow_mant_bits == 3 and dut.i.payload.mode.shape() == unsigned(1)
+
+
+def test_dot_output_connects_to_the_normalizer():
+    """The dot's result layout is the normalizer's input: ``wiring.connect`` joins them."""
+    dot = HBFPDot(lanes=4, mant_bits=5, acc_width=20, pipeline=2)
+    norm = HBFPToFP32(acc_width=20, frac_bits=10)
+    m = Module()
+    m.submodules.dot, m.submodules.norm = dot, norm
+    wiring.connect(m, dot.o, norm.i)
 
 
 def test_register_cuts():
@@ -183,31 +199,32 @@ def test_block_sums_narrow_ignores_upper_bits():
 
 
 def simulate(dut: HBFPDot, stim) -> tuple[list, list, list]:
-    """Drive ``stim`` cycle by cycle; return per-cycle (out_valid, out_acc, out_exp)."""
+    """Drive ``stim`` cycle by cycle; return per-cycle (o.valid, o.payload.acc, .exp)."""
     lanes, narrow = dut.lanes, dut.narrow_mant_bits is not None
     cols = (stim.valid, stim.first, stim.mode, stim.a_exp, stim.b_exp, stim.a, stim.b)
     rows = list(zip(*(c.tolist() for c in cols), strict=True))
     drain = dut.latency + 2
+    ops = dut.i.payload
     gv, ga, ge = [], [], []
 
     async def tb(ctx):
         for i in range(len(rows) + drain):
-            gv.append(ctx.get(dut.out_valid))
-            ga.append(ctx.get(dut.out_acc))
-            ge.append(ctx.get(dut.out_exp))
+            gv.append(ctx.get(dut.o.valid))
+            ga.append(ctx.get(dut.o.payload.acc))
+            ge.append(ctx.get(dut.o.payload.exp))
             if i < len(rows):
                 v, f, md, ea, eb, a, b = rows[i]
-                ctx.set(dut.in_valid, v)
-                ctx.set(dut.in_first, f)
+                ctx.set(dut.i.valid, v)
+                ctx.set(ops.first, f)
                 if narrow:
-                    ctx.set(dut.in_mode, md)
-                ctx.set(dut.in_a_exp, ea)
-                ctx.set(dut.in_b_exp, eb)
+                    ctx.set(ops.mode, md)
+                ctx.set(ops.a.exp, ea)
+                ctx.set(ops.b.exp, eb)
                 for j in range(lanes):
-                    ctx.set(dut.in_a[j], a[j])
-                    ctx.set(dut.in_b[j], b[j])
+                    ctx.set(ops.a.mant[j], a[j])
+                    ctx.set(ops.b.mant[j], b[j])
             else:
-                ctx.set(dut.in_valid, 0)
+                ctx.set(dut.i.valid, 0)
             await ctx.tick()
 
     sim = Simulator(dut)
@@ -236,7 +253,7 @@ def test_amaranth_stream_matches_golden(lanes, mb, n, extra, pipe):
     exp_acc, exp_exp = stim.expected(mant_bits=mb, acc_width=aw, narrow_mant_bits=n)
     want_v = np.zeros(len(gv), dtype=bool)
     want_v[pipe:pipe + stim.valid.size] = stim.valid
-    assert np.array_equal(np.array(gv, dtype=bool), want_v), f"seed {seed}: out_valid timing"
+    assert np.array_equal(np.array(gv, dtype=bool), want_v), f"seed {seed}: o.valid timing"
     sel = np.array(gv, dtype=bool)
     got_acc, got_exp = np.array(ga)[sel], np.array(ge)[sel]
     bad = np.nonzero((got_acc != exp_acc) | (got_exp != exp_exp))[0]
@@ -269,4 +286,4 @@ def test_amaranth_full_exponent_port_range():
     exp_acc, exp_exp = stim.expected(mant_bits=mb, acc_width=aw, narrow_mant_bits=n)
     assert np.array(ga)[sel].tolist() == exp_acc.tolist()
     assert np.array(ge)[sel].tolist() == exp_exp.tolist()
-    assert (np.abs(exp_exp) > 300).any(), "extreme out_exp values were exercised"
+    assert (np.abs(exp_exp) > 300).any(), "extreme result exponents were exercised"

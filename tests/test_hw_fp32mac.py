@@ -102,19 +102,19 @@ def run_pysim(dut, a, b, first, valid):
     async def tb(ctx):
         for t in range(len(valid) + dut.latency + 1):
             v = t < len(valid) and bool(valid[t])
-            ctx.set(dut.in_valid, int(v))
+            ctx.set(dut.i.valid, int(v))
             if v:
                 x, y, f = next(rows)
-                ctx.set(dut.in_a, x)
-                ctx.set(dut.in_b, y)
-                ctx.set(dut.in_first, int(f))
+                ctx.set(dut.i.payload.a, x)
+                ctx.set(dut.i.payload.b, y)
+                ctx.set(dut.i.payload.first, int(f))
             else:  # junk that must not reach the accumulator
-                ctx.set(dut.in_a, 0x7FC00000)
-                ctx.set(dut.in_b, 0x3F800000)
-                ctx.set(dut.in_first, 1)
+                ctx.set(dut.i.payload.a, 0x7FC00000)
+                ctx.set(dut.i.payload.b, 0x3F800000)
+                ctx.set(dut.i.payload.first, 1)
             await ctx.tick()
-            if ctx.get(dut.out_valid):
-                got.append(ctx.get(dut.out_acc))
+            if ctx.get(dut.o.valid):
+                got.append(ctx.get(dut.o.payload.acc))
                 cycles.append(t)
 
     sim = Simulator(dut)

@@ -70,13 +70,13 @@ def run_pysim(dut, acc, exp):
     async def tb(ctx):
         for t in range(len(acc) + dut.latency + 1):
             v = t < len(acc)
-            ctx.set(dut.in_valid, int(v))
+            ctx.set(dut.i.valid, int(v))
             if v:
-                ctx.set(dut.in_acc, int(acc[t]))
-                ctx.set(dut.in_exp, int(exp[t]))
+                ctx.set(dut.i.payload.acc, int(acc[t]))
+                ctx.set(dut.i.payload.exp, int(exp[t]))
             await ctx.tick()
-            if ctx.get(dut.out_valid):
-                got.append(ctx.get(dut.out_f32))
+            if ctx.get(dut.o.valid):
+                got.append(ctx.get(dut.o.payload.f32))
 
     sim = Simulator(dut)
     sim.add_clock(1e-6)

@@ -12,6 +12,7 @@ import itertools
 
 import numpy as np
 import pytest
+from amaranth.lib import data
 from amaranth.sim import Simulator
 
 from gen.config import ConfigError
@@ -19,6 +20,7 @@ from golden import nm_hw
 from golden.sparsity import nm_compress, nm_decompress, nm_prune
 from golden.stimulus import decoder_stim, sparsedot_stim
 from hw.decoder import NMDecoder
+from hw.signatures import DotOperands, HBFPBlock
 from hw.sparsedot import SparseHBFPDot
 
 # ---------------------------------------------------------------------------------------------
@@ -131,21 +133,22 @@ def _sim_decoder(dut: NMDecoder, stim) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
     async def tb(ctx):
         def sample():
-            got_v.append(ctx.get(dut.out_valid))
+            got_v.append(ctx.get(dut.o.valid))
             got_e.append(ctx.get(dut.meta_error))
-            got_a.append([ctx.get(dut.out_act[k]) for k in range(lanes)])
+            got_a.append([ctx.get(dut.o.payload.act[k]) for k in range(lanes)])
 
+        ins = dut.i.payload
         for t in range(stim.valid.size):
             sample()
-            ctx.set(dut.in_valid, int(stim.valid[t]))
-            ctx.set(dut.in_clear, int(stim.clear[t]))
+            ctx.set(dut.i.valid, int(stim.valid[t]))
+            ctx.set(dut.clear, int(stim.clear[t]))
             for i, v in enumerate(stim.act[t].tolist()):
-                ctx.set(dut.in_act[i], v)
+                ctx.set(ins.act[i], v)
             if dut.packed24:
-                ctx.set(dut.in_meta, int(meta[t]))
+                ctx.set(ins.meta, int(meta[t]))
             else:
                 for k, v in enumerate(meta[t].tolist()):
-                    ctx.set(dut.in_idx[k], v)
+                    ctx.set(ins.idx[k], v)
             await ctx.tick()
         sample()
 
@@ -192,29 +195,30 @@ def _sim_sparsedot(dut: SparseHBFPDot, p: dict, stim) -> tuple[list, list]:
     async def tb(ctx):
         def sample():
             errs.append(ctx.get(dut.meta_error))
-            if ctx.get(dut.out_valid):
-                got.append((ctx.get(dut.out_acc), ctx.get(dut.out_exp)))
+            if ctx.get(dut.o.valid):
+                got.append((ctx.get(dut.o.payload.acc), ctx.get(dut.o.payload.exp)))
 
+        ins = dut.i.payload
         for t in range(stim.valid.size):
             sample()
-            ctx.set(dut.in_valid, int(stim.valid[t]))
-            ctx.set(dut.in_clear, int(stim.clear[t]))
-            ctx.set(dut.in_first, int(stim.first[t]))
+            ctx.set(dut.i.valid, int(stim.valid[t]))
+            ctx.set(dut.clear, int(stim.clear[t]))
+            ctx.set(ins.first, int(stim.first[t]))
             if narrow:
-                ctx.set(dut.in_mode, int(stim.mode[t]))
-            ctx.set(dut.in_w_exp, int(stim.w_exp[t]))
-            ctx.set(dut.in_a_exp, int(stim.a_exp[t]))
+                ctx.set(ins.mode, int(stim.mode[t]))
+            ctx.set(ins.a.exp, int(stim.w_exp[t]))
+            ctx.set(ins.b.exp, int(stim.a_exp[t]))
             for k, v in enumerate(stim.w_vals[t].tolist()):
-                ctx.set(dut.in_w[k], v)
+                ctx.set(ins.a.mant[k], v)
             for i, v in enumerate(stim.a_man[t].tolist()):
-                ctx.set(dut.in_a[i], v)
+                ctx.set(ins.b.mant[i], v)
             if dut.packed24:
-                ctx.set(dut.in_w_meta, int(meta[t]))
+                ctx.set(ins.meta, int(meta[t]))
             else:
                 for k, v in enumerate(meta[t].tolist()):
-                    ctx.set(dut.in_w_idx[k], v)
+                    ctx.set(ins.idx[k], v)
             await ctx.tick()
-        ctx.set(dut.in_valid, 0)
+        ctx.set(dut.i.valid, 0)
         for _ in range(dut.latency + 1):
             sample()
             await ctx.tick()
@@ -289,3 +293,16 @@ def test_sparsedot_refuses():
         SparseHBFPDot(n=3, m=7, block=16, mant_bits=5, acc_width=30)
     with pytest.raises(ConfigError, match="too narrow"):
         SparseHBFPDot(n=2, m=4, block=16, mant_bits=5, acc_width=8)
+
+
+def test_decoder_out_layout_passes_a_side_band_and_is_checked():
+    ops = DotOperands(4, 5)
+    dec = NMDecoder(n=2, m=4, groups=2, width=6, out_layout=ops, select=("b", "mant"))
+    assert dec.o.payload.shape() == ops
+    lay = dec.i.payload.shape()
+    assert list(lay.members) == ["a", "b", "first", "idx"]
+    assert data.Layout.cast(lay.members["b"]) == HBFPBlock(8, 5)  # the dense block
+    with pytest.raises(ConfigError, match="must be"):
+        NMDecoder(n=2, m=4, groups=2, width=5, out_layout=ops, select=("b", "mant"))
+    with pytest.raises(ConfigError, match="no field"):
+        NMDecoder(n=2, m=4, groups=2, width=6, out_layout=ops, select=("c",))

@@ -10,8 +10,11 @@ Parts (each a module; everything is re-exported here):
   (``<name>__valid/__ready/__payload``): :class:`StreamSource`, :class:`StreamSink`,
   :class:`StreamMonitor`, all advanced by one loop, :func:`run_streams`; :func:`expect_quiet`
   checks that nothing follows the last expected beat.
-* :mod:`sim.vlib.valid` -- valid-qualified ports without backpressure (``in_valid`` /
-  ``out_valid``): :class:`ValidSource`, :class:`ValidMonitor`, one loop :func:`run_cycles`.
+* :mod:`sim.vlib.valid` -- valid-qualified ports without backpressure (the datapath blocks'
+  ``always_ready`` streams ``i__valid`` / ``o__valid``, and plain ports such as ``clear``):
+  :class:`ValidSource`, :class:`ValidMonitor`, one loop :func:`run_cycles`.
+* :mod:`sim.vlib.payload` -- :class:`Payload`: packs per-field columns into ``<stream>__payload``
+  words and unpacks them, from the field table of the manifest (``payload_layout``).
 * :mod:`sim.vlib.scoreboard` -- :class:`Scoreboard`: exact integer comparison, failing with
   ``N/M mismatches``, the first offending (index, got, want) and the seed.
 * :mod:`sim.vlib.clock` -- :func:`clock_and_reset`: start the clock, idle defaults, reset.
@@ -53,6 +56,7 @@ from sim.vlib.patterns import (
     as_pattern,
     valid_schedule,
 )
+from sim.vlib.payload import Payload
 from sim.vlib.scoreboard import Scoreboard, as_rows
 from sim.vlib.stream import StreamMonitor, StreamSink, StreamSource, expect_quiet, run_streams
 from sim.vlib.valid import ValidMonitor, ValidSource, run_cycles
@@ -85,6 +89,7 @@ __all__ = [
     "expect_quiet",
     "ValidSource",
     "ValidMonitor",
+    "Payload",
     "run_cycles",
     "sim_param",
     "sim_params",

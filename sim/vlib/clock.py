@@ -29,7 +29,7 @@ async def clock_and_reset(dut: Any, *, cycles: int = 3, edge: str = "rising",
         edges). ``rst`` drops right after the last of those edges, so the bench's first drive
         happens in the same time step.
     idle:
-        ``{port name: value}`` driven before reset, e.g. ``{"in_valid": 0}`` or
+        ``{port name: value}`` driven before reset, e.g. ``{"i__valid": 0}`` or
         ``{"w__valid": 0, "res__ready": 0}``.
     period_ns:
         Clock period.

@@ -202,7 +202,7 @@ def as_pattern(x: Pattern | Iterable[bool] | Callable[[], bool] | None) -> Patte
 def valid_schedule(idle: Pattern | None, n_beats: int) -> np.ndarray:
     """Per-cycle ``valid`` mask (bool ``[T]``) holding ``n_beats`` ones, idle cycles per ``idle``.
 
-    For sources without backpressure (``in_valid`` style): beat ``i`` is presented on the
+    For sources without backpressure (``i__valid`` style): beat ``i`` is presented on the
     cycle of the ``i``-th ``True``, after ``idle.gaps(n_beats)[i]`` idle cycles.
     """
     gaps = np.asarray(as_pattern(idle).gaps(n_beats), dtype=np.int64)

@@ -1,8 +1,10 @@
 """Source and monitor for valid-qualified ports without backpressure, and their clock loop.
 
 The datapath blocks (converter, normalizer, FP32 MAC, dot unit, N:M decoder, sparse dot) take
-one input beat per cycle qualified by ``in_valid`` and present results qualified by
-``out_valid``, a fixed latency later; nothing ever pushes back. Their benches:
+one input beat per cycle on an ``always_ready`` stream (``i__valid`` qualifies ``i__payload``)
+and present results on another (``o__valid``, ``o__payload``), a fixed latency later; nothing
+ever pushes back (no ``ready`` port). :class:`sim.vlib.payload.Payload` packs the payload words
+from per-field columns. Their benches:
 
 * precompute, per cycle, the value of every driven port (:class:`ValidSource`; idle cycles come
   from an idle generator via :func:`sim.vlib.patterns.valid_schedule` and may carry junk data
@@ -45,14 +47,14 @@ class ValidSource:
     dut:
         cocotb handle of the toplevel.
     ports:
-        Port names, in the column order of ``rows`` (a qualifier such as ``in_valid`` is just a
+        Port names, in the column order of ``rows`` (a qualifier such as ``i__valid`` is just a
         column; see :meth:`from_beats`).
     rows:
         ``[T][len(ports)]`` ints, one row per cycle. A row may be *shorter* than ``ports``: the
         ports after it hold their values. Only values that differ from the previous cycle's
         are written (the diff is computed here, once).
     rest:
-        ``{port name: value}`` written once after the last row (e.g. ``{"in_valid": 0}``);
+        ``{port name: value}`` written once after the last row (e.g. ``{"i__valid": 0}``);
         every other port holds.
     valid:
         Optional per-cycle ``[T]`` bool qualifier, kept for the checkers (``valid_cycles``).
@@ -128,7 +130,7 @@ class ValidMonitor:
     ports:
         Port names to record, in column order.
     valid:
-        Qualifier port name (e.g. ``"out_valid"``), or ``None`` to record every cycle.
+        Qualifier port name (e.g. ``"o__valid"``), or ``None`` to record every cycle.
     signed:
         Per port (or one for all): two's-complement ports are sign-extended in :meth:`array`.
     lazy:

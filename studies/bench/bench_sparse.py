@@ -1,8 +1,8 @@
 """Effective dense MACs per cycle: sparse N:M dot unit vs a dense unit with as many multipliers.
 
 Measured, not computed: both RTL units run a stream of HBFP blocks in the Amaranth simulator,
-back to back (``in_valid`` every cycle), and the bench counts clock cycles from the first input
-beat to the last ``out_valid`` plus the dense MACs the stream represents. Every result is also
+back to back (``i.valid`` every cycle), and the bench counts clock cycles from the first input
+beat to the last ``o.valid`` plus the dense MACs the stream represents. Every result is also
 checked bit-exactly against the golden twin, so the figure is for a working unit.
 
 * Sparse unit: ``SparseHBFPDot`` with ``L = N*K/M`` multipliers takes a whole N:M-pruned
@@ -61,8 +61,19 @@ def _stim(n: int, m: int, k: int, mb: int, blocks: int, seed: int):
             np.asarray(ae).reshape(-1).astype(np.int64), np.asarray(aq).astype(np.int64), first)
 
 
+def _at(dut, path: str):
+    """The port (or payload field) ``dut.<path>``, e.g. ``"i.payload.a.exp"``."""
+    obj = dut
+    for name in path.split("."):
+        obj = getattr(obj, name)
+    return obj
+
+
 def _run(dut, beats: list[dict], arrays: dict[str, list[list[int]]]) -> tuple[int, list]:
-    """Drive one beat per cycle; return (cycles first input -> last output, outputs)."""
+    """Drive one beat per cycle; return (cycles first input -> last output, outputs).
+
+    ``beats`` and ``arrays`` name ports and payload fields by dotted path (``"i.valid"``,
+    ``"i.payload.a.mant"``)."""
     from amaranth.sim import Simulator
 
     outs: list[tuple[int, int]] = []
@@ -72,22 +83,22 @@ def _run(dut, beats: list[dict], arrays: dict[str, list[list[int]]]) -> tuple[in
         t = 0
         for i, beat in enumerate(beats):
             for name, v in beat.items():
-                ctx.set(getattr(dut, name), v)
+                ctx.set(_at(dut, name), v)
             for name, rows in arrays.items():
-                port = getattr(dut, name)
+                port = _at(dut, name)
                 for j, v in enumerate(rows[i]):
                     ctx.set(port[j], v)
             await ctx.tick()
             t += 1
-            if ctx.get(dut.out_valid):
-                outs.append((ctx.get(dut.out_acc), ctx.get(dut.out_exp)))
+            if ctx.get(dut.o.valid):
+                outs.append((ctx.get(dut.o.payload.acc), ctx.get(dut.o.payload.exp)))
                 last_out[0] = t
-        ctx.set(dut.in_valid, 0)
+        ctx.set(dut.i.valid, 0)
         for _ in range(dut.latency + 1):
             await ctx.tick()
             t += 1
-            if ctx.get(dut.out_valid):
-                outs.append((ctx.get(dut.out_acc), ctx.get(dut.out_exp)))
+            if ctx.get(dut.o.valid):
+                outs.append((ctx.get(dut.o.payload.acc), ctx.get(dut.o.payload.exp)))
                 last_out[0] = t
 
     sim = Simulator(dut)
@@ -108,11 +119,12 @@ def measure(n: int, m: int, k: int, mb: int, blocks: int, seed: int = SEED) -> d
     # --- sparse unit: one compressed block per beat
     sp = SparseHBFPDot(n=n, m=m, block=k, mant_bits=mb, acc_width=acc)
     meta = pack_meta(idx, n, m).tolist()
-    beats = [{"in_valid": 1, "in_first": int(first[b]), "in_w_exp": int(we[b]),
-              "in_a_exp": int(ae[b])} for b in range(blocks)]
+    beats = [{"i.valid": 1, "i.payload.first": int(first[b]), "i.payload.a.exp": int(we[b]),
+              "i.payload.b.exp": int(ae[b])} for b in range(blocks)]
     t0 = time.perf_counter()
-    sp_cycles, sp_out = _run(sp, beats, {"in_w": vals.tolist(), "in_w_idx": meta,
-                                         "in_a": aq.tolist()})
+    sp_cycles, sp_out = _run(sp, beats, {"i.payload.a.mant": vals.tolist(),
+                                         "i.payload.idx": meta,
+                                         "i.payload.b.mant": aq.tolist()})
     sp_wall = time.perf_counter() - t0
     e_acc, e_exp = dense_dot_expected(we, vals, idx, ae, aq, first, n=n, m=m, mant_bits=mb,
                                       acc_width=acc)
@@ -127,9 +139,10 @@ def measure(n: int, m: int, k: int, mb: int, blocks: int, seed: int = SEED) -> d
     fd[::sub] = first
     we_d, ae_d = np.repeat(we, sub), np.repeat(ae, sub)
     dn = HBFPDot(lanes=lanes, mant_bits=mb, acc_width=acc)
-    dbeats = [{"in_valid": 1, "in_first": int(fd[b]), "in_a_exp": int(we_d[b]),
-               "in_b_exp": int(ae_d[b])} for b in range(blocks * sub)]
-    dn_cycles, dn_out = _run(dn, dbeats, {"in_a": wd.tolist(), "in_b": ad.tolist()})
+    dbeats = [{"i.valid": 1, "i.payload.first": int(fd[b]), "i.payload.a.exp": int(we_d[b]),
+               "i.payload.b.exp": int(ae_d[b])} for b in range(blocks * sub)]
+    dn_cycles, dn_out = _run(dn, dbeats, {"i.payload.a.mant": wd.tolist(),
+                                          "i.payload.b.mant": ad.tolist()})
     d_acc, d_exp = dot_blocks(we_d, wd, ae_d, ad, fd, mant_bits=mb, acc_width=acc)
     dn_ok = [tuple(o) for o in dn_out] == list(zip(d_acc.tolist(), d_exp.tolist(), strict=True))
 

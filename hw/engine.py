@@ -1,0 +1,378 @@
+"""The FP32-in / FP32-out HBFP GEMM engine: converter -> pod -> normalizers -> FP32 fold adds.
+
+HBFP's accelerator core is the pod plus the FP32 stages around it (golden twin and the full
+semantics: :mod:`golden.engine`; docs: ``docs/engine.md``)::
+
+    act (FP32 lanes) -> FP32ToHBFP -> in-FIFO -> Pod <- w (pre-encoded HBFP)
+                                                  |
+                              res <- out-FIFO <- [C x HBFPToFP32 -> FP32 add with buffer row]
+                                                                 ^ output buffer (tile x C)
+
+* The converter turns each activation beat (one fold slice of one row: ``Kf`` FP32 lanes) into
+  one HBFP block. It has no backpressure, so a credit counter admits an activation beat only
+  when the input FIFO (``convert_pipeline + 2`` entries) has room for everything in flight;
+  this FIFO is deep enough that the pod never waits for it.
+* The pod carries four tag bits with every row to its result: ``first`` and ``final`` (the
+  row's fold starts / ends the sum over K), ``invalid`` (a NaN/Inf lane) and ``narrow``.
+* Per column, a normalizer turns the exact sum into FP32, and one FP32 adder (RNE, denormals
+  flushed: :func:`hw.fp32mac.fp32_add`) adds it to the row's entry of the output buffer
+  (``amaranth.lib.memory``, ``tile`` words of ``C x 32`` bits, read one cycle ahead, the read
+  port transparent to the write port so back-to-back folds of one-row tiles see the sum just
+  written). A ``final`` row goes into the output FIFO (``normalize_pipeline + 2`` entries)
+  instead of back into the buffer; a credit counter holds the pod's result stream when that
+  FIFO could overflow, so backpressure on ``res`` stalls the pod and nothing is lost.
+
+Latency: ``convert_pipeline + 1`` cycles from an accepted activation to the pod (hidden behind
+the first weight load, which needs ``R >= convert_pipeline + 1``), the pod's ``R + C - 1``, and
+``normalize_pipeline + 1`` to the result. Throughput: one activation row in and one result
+row out per cycle, sustained (exact count: :func:`golden.engine.engine_cycles`).
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFO
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from golden.facts import EXP_WIDTH, PROD_EXP_WIDTH, ParamError, check_index
+from hw.block import Block
+from hw.convert import FP32ToHBFP
+from hw.delay import shift_line
+from hw.fp32mac import CANONICAL_NAN, fp32_add
+from hw.hier import place
+from hw.normalize import HBFPToFP32
+from hw.pod import Pod
+
+__all__ = ["Engine", "OutputBuffer", "ENGINE_TAGS", "MAX_TILE"]
+
+#: The tag bits the pod carries from each activation row to its result row, LSB first.
+ENGINE_TAGS = ("first", "final", "invalid", "narrow")
+#: Largest output-buffer height (rows of C FP32 words).
+MAX_TILE = 1 << 16
+
+
+class OutputBuffer(Block):
+    """The engine's output buffer: ``depth`` words of ``width`` bits, one write port and one
+    synchronous read port transparent to it (``amaranth.lib.memory``).
+
+    Ports: ``w_addr``, ``w_data``, ``w_en`` (written on the clock edge), ``r_addr`` and
+    ``r_data`` (the word at ``r_addr`` one cycle later; when that address is written on the
+    same edge, the new word). A module of its own, so that the area flow reports it apart and
+    a flow may swap it for an SRAM macro (two-port: one read and one write every cycle).
+    """
+
+    @classmethod
+    def check(cls, *, depth: int, width: int) -> None:
+        if not 1 <= check_index(depth, "buffer depth") <= MAX_TILE:
+            raise ParamError(f"buffer depth must be 1..{MAX_TILE}, not {depth}", field="tile")
+        if check_index(width, "buffer width") < 1:
+            raise ParamError(f"buffer width must be positive, not {width}", field="cols")
+
+    def __init__(self, *, depth: int, width: int) -> None:
+        self.depth, self.width = operator.index(depth), operator.index(width)
+        super().__init__(self.signature_of(depth=self.depth, width=self.width))
+
+    @staticmethod
+    def signature_of(*, depth: int, width: int) -> wiring.Signature:
+        ab = max(1, (depth - 1).bit_length())
+        return wiring.Signature({
+            "w_addr": In(ab), "w_data": In(width), "w_en": In(1),
+            "r_addr": In(ab), "r_data": Out(width)})
+
+    def elaborate(self, platform):  # noqa: ARG002
+        m = Module()
+        mem = m.submodules.mem = Memory(shape=unsigned(self.width), depth=self.depth, init=[])
+        wp = mem.write_port()
+        rp = mem.read_port(transparent_for=(wp,))
+        m.d.comb += [wp.addr.eq(self.w_addr), wp.data.eq(self.w_data), wp.en.eq(self.w_en),
+                     rp.addr.eq(self.r_addr), rp.en.eq(1), self.r_data.eq(rp.data)]
+        return m
+
+
+class Engine(Block):
+    """FP32-in / FP32-out GEMM engine around an R x C HBFP pod.
+
+    Parameters
+    ----------
+    rows, cols, mant_bits, acc_width, sparsity, narrow_mant_bits:
+        The pod (:class:`hw.pod.Pod`). The HBFP block is one fold slice: ``Kf = R * M / N``.
+    tile:
+        Output buffer height: the most rows one fold may stream (SOSA's row partition).
+    stochastic, offset_bits, seed:
+        The converter's rounding (:class:`hw.convert.FP32ToHBFP`).
+    convert_pipeline, normalize_pipeline:
+        Pipeline depths of the converter and of each column's normalizer.
+    prefix:
+        Module-name prefix (``<prefix>_pod``, ``<prefix>_convert``, ``<prefix>_norm``, the
+        pod's children); ``None`` builds everything inline (the Python simulator).
+
+    Ports
+    -----
+    act : In(stream)
+        ``data`` (Kf FP32 lanes, lane i at bit ``32 i``), ``first``, ``final``, ``last`` and,
+        with a narrow format, ``narrow``: one fold slice of one row of A per beat.
+    w : In(stream)
+        The pod's weight stream, unchanged (pre-encoded HBFP mantissas, indices, exponents).
+    res : Out(stream)
+        ``data`` (C FP32 words, column c at bit ``32 c``) and ``last``: one result row per beat
+        of a ``final`` fold, with backpressure.
+    error : Out(1)
+        Sticky: a fold streamed more rows than ``tile`` (the extra rows are not stored).
+    """
+
+    @classmethod
+    def check(cls, *, rows: int, cols: int, mant_bits: int, acc_width: int, tile: int,
+              sparsity: tuple[int, int] = (1, 1), narrow_mant_bits: int | None = None,
+              stochastic: bool = False, offset_bits: int = 8, seed: int = 0x5EED,
+              convert_pipeline: int = 1, normalize_pipeline: int = 1,
+              prefix: str | None = None) -> None:
+        Pod.check(rows=rows, cols=cols, mant_bits=mant_bits, acc_width=acc_width,
+                  sparsity=sparsity, narrow_mant_bits=narrow_mant_bits)
+        t = check_index(tile, "tile height")
+        if not 1 <= t <= MAX_TILE:
+            raise ParamError(f"tile height must be 1..{MAX_TILE} rows, not {t}", field="tile")
+        cp = check_index(convert_pipeline, "converter pipeline depth")
+        if operator.index(rows) < 2:
+            raise ParamError(f"an engine needs at least 2 pod rows, not {rows}: its converter "
+                             "hides behind the first weight load", field="rows")
+        if cp + 1 > operator.index(rows):
+            raise ParamError(
+                f"a {rows}-row engine cannot hide a {cp}-stage converter behind its first "
+                f"weight load: use a converter pipeline of at most {operator.index(rows) - 1}",
+                field="pipeline")
+        kf = operator.index(rows) // sparsity[0] * sparsity[1]
+        FP32ToHBFP.check(block_size=kf, mant_bits=mant_bits, pipeline=cp, stochastic=stochastic,
+                         offset_bits=offset_bits, seed=seed, narrow_mant_bits=narrow_mant_bits)
+        HBFPToFP32.check(acc_width=acc_width, frac_bits=2 * operator.index(mant_bits),
+                         exp_width=PROD_EXP_WIDTH, pipeline=normalize_pipeline)
+
+    def __init__(self, *, rows: int, cols: int, mant_bits: int, acc_width: int, tile: int,
+                 sparsity: tuple[int, int] = (1, 1), narrow_mant_bits: int | None = None,
+                 stochastic: bool = False, offset_bits: int = 8, seed: int = 0x5EED,
+                 convert_pipeline: int = 1, normalize_pipeline: int = 1,
+                 prefix: str | None = None) -> None:
+        self.rows, self.cols = operator.index(rows), operator.index(cols)
+        self.mant_bits, self.acc_width = operator.index(mant_bits), operator.index(acc_width)
+        self.tile = operator.index(tile)
+        self.sparsity = tuple(operator.index(x) for x in sparsity)
+        self.narrow_mant_bits = (None if narrow_mant_bits is None
+                                 else operator.index(narrow_mant_bits))
+        self.stochastic, self.offset_bits = bool(stochastic), operator.index(offset_bits)
+        self.seed = operator.index(seed)
+        self.convert_pipeline = operator.index(convert_pipeline)
+        self.normalize_pipeline = operator.index(normalize_pipeline)
+        self.prefix = prefix
+        pod_sig = Pod.signature_of(**self._pod_params)
+        act = {"data": unsigned(self.kf * 32), "first": unsigned(1), "final": unsigned(1),
+               "last": unsigned(1)}
+        if self.narrow_mant_bits is not None:
+            act["narrow"] = unsigned(1)
+        super().__init__({
+            "act": In(stream.Signature(data.StructLayout(act))),
+            "w": pod_sig.members["w"],
+            "res": Out(stream.Signature(data.StructLayout({
+                "data": unsigned(self.cols * 32), "last": unsigned(1)}))),
+            "error": Out(1),
+        })
+
+    # ---- derived facts ---------------------------------------------------------------------
+    @property
+    def kf(self) -> int:
+        """FP32 lanes per activation beat: the fold depth ``R * M / N``, also the HBFP block."""
+        return self.rows // self.sparsity[0] * self.sparsity[1]
+
+    @property
+    def in_depth(self) -> int:
+        """Input FIFO entries: the converter's pipeline plus two, so the pod never waits."""
+        return self.convert_pipeline + 2
+
+    @property
+    def out_depth(self) -> int:
+        """Output FIFO entries: the normalizer's pipeline plus two, so a ready sink never
+        holds the pod."""
+        return self.normalize_pipeline + 2
+
+    @property
+    def in_latency(self) -> int:
+        return self.convert_pipeline + 1
+
+    @property
+    def out_latency(self) -> int:
+        return self.normalize_pipeline + 1
+
+    @property
+    def latency(self) -> int:
+        """Cycles from an accepted activation beat of a final fold to its result beat."""
+        return self.in_latency + self.rows + self.cols - 1 + self.out_latency
+
+    @property
+    def buffer_bits(self) -> int:
+        """Bits of the output buffer (``tile x C x 32``)."""
+        return self.tile * self.cols * 32
+
+    # ---- children --------------------------------------------------------------------------
+    @property
+    def _pod_params(self) -> dict:
+        return dict(rows=self.rows, cols=self.cols, mant_bits=self.mant_bits,
+                    acc_width=self.acc_width, sparsity=self.sparsity,
+                    narrow_mant_bits=self.narrow_mant_bits, tag_bits=len(ENGINE_TAGS))
+
+    def make_pod(self) -> Pod:
+        return Pod(**self._pod_params, prefix=self.prefix)
+
+    def make_convert(self) -> FP32ToHBFP:
+        return FP32ToHBFP(block_size=self.kf, mant_bits=self.mant_bits,
+                          pipeline=self.convert_pipeline, stochastic=self.stochastic,
+                          offset_bits=self.offset_bits, seed=self.seed,
+                          narrow_mant_bits=self.narrow_mant_bits)
+
+    def make_norm(self) -> HBFPToFP32:
+        return HBFPToFP32(acc_width=self.acc_width, frac_bits=2 * self.mant_bits,
+                          exp_width=PROD_EXP_WIDTH, pipeline=self.normalize_pipeline)
+
+    def make_buffer(self) -> OutputBuffer:
+        return OutputBuffer(depth=self.tile, width=self.cols * 32)
+
+    def children(self) -> dict[str, Callable[[], Block]]:
+        """Key -> factory of each distinct child (for :func:`gen.hier.emit_hierarchy`)."""
+        return {"pod": self.make_pod, "convert": self.make_convert, "norm": self.make_norm,
+                "buffer": self.make_buffer}
+
+    def _signature(self, key: str) -> wiring.Signature:
+        if key == "pod":
+            return Pod.signature_of(**self._pod_params)
+        if key == "convert":
+            return FP32ToHBFP.signature_of(block_size=self.kf, mant_bits=self.mant_bits,
+                                           narrow_mant_bits=self.narrow_mant_bits)
+        if key == "buffer":
+            return OutputBuffer.signature_of(depth=self.tile, width=self.cols * 32)
+        return HBFPToFP32.signature_of(acc_width=self.acc_width, exp_width=PROD_EXP_WIDTH)
+
+    def _place(self, m: Module, name: str, key: str):
+        return place(m, name, self.children()[key], self._signature(key),
+                     None if self.prefix is None else f"{self.prefix}_{key}")
+
+    # ---- RTL --------------------------------------------------------------------------------
+    def elaborate(self, platform):  # noqa: ARG002
+        m = Module()
+        C, kf, mb = self.cols, self.kf, self.mant_bits
+        mw = mb + 1
+        narrow = self.narrow_mant_bits is not None
+
+        # ---- FP32 -> HBFP, with the row's flags alongside --------------------------------
+        conv = self._place(m, "convert", "convert")
+        act_fire = Signal()
+        m.d.comb += [act_fire.eq(self.act.valid & self.act.ready),
+                     conv.i.valid.eq(act_fire), conv.i.payload.x.eq(self.act.payload.data)]
+        if narrow:
+            m.d.comb += conv.i.payload.mode.eq(self.act.payload.narrow)
+        p = self.act.payload
+        flags_in = Cat(p.first, p.final, p.last, p.narrow if narrow else Const(0, 1))
+        flags = shift_line(m, flags_in, self.convert_pipeline, Const(1), "conv_flags")
+
+        # Input FIFO of HBFP rows: mantissas, exponent, last, tags.
+        in_w = kf * mw + EXP_WIDTH + 1 + len(ENGINE_TAGS)
+        fin = m.submodules.in_fifo = SyncFIFO(width=in_w, depth=self.in_depth)
+        blk = conv.o.payload.block
+        m.d.comb += [
+            fin.w_en.eq(conv.o.valid),
+            fin.w_data.eq(Cat(blk.mant.as_value(), blk.exp, flags[2],
+                              flags[0], flags[1], conv.o.payload.invalid, flags[3])),
+        ]
+        # Credits: beats in the converter plus beats in the FIFO never exceed its depth.
+        in_occ = Signal(range(self.in_depth + 1), name="in_occ")
+        pod = self._place(m, "pod", "pod")
+        pod_act_fire = Signal()
+        m.d.comb += [self.act.ready.eq(in_occ < self.in_depth),
+                     pod_act_fire.eq(pod.act.valid & pod.act.ready)]
+        m.d.sync += in_occ.eq(in_occ + act_fire - pod_act_fire)
+
+        rd = fin.r_data
+        m.d.comb += [
+            pod.act.valid.eq(fin.r_rdy),
+            fin.r_en.eq(pod.act.ready),
+            pod.act.payload.data.eq(rd[:kf * mw]),
+            pod.act.payload.exp.eq(rd[kf * mw:kf * mw + EXP_WIDTH]),
+            pod.act.payload.last.eq(rd[kf * mw + EXP_WIDTH]),
+            pod.act.payload.tag.eq(rd[kf * mw + EXP_WIDTH + 1:]),
+        ]
+        if narrow:
+            m.d.comb += pod.narrow.eq(rd[-1])
+        wiring.connect(m, wiring.flipped(self.w), pod.w)
+
+        # ---- results: normalize per column, add into the buffer row --------------------------
+        res_fire = Signal()
+        out_occ = Signal(range(self.out_depth + 1), name="out_occ")
+        m.d.comb += [pod.res.ready.eq(out_occ < self.out_depth),
+                     res_fire.eq(pod.res.valid & pod.res.ready)]
+        row = Signal(range(max(self.tile, 2) + 1), name="row")  # saturates at tile
+        with m.If(res_fire):
+            with m.If(pod.res.payload.last):
+                m.d.sync += row.eq(0)
+            with m.Elif(row != self.tile):
+                m.d.sync += row.eq(row + 1)
+            with m.If(row == self.tile):
+                m.d.sync += self.error.eq(1)
+
+        aw, ew = self.acc_width, PROD_EXP_WIDTH
+        tag = pod.res.payload.tag  # first, final, invalid, narrow
+        # Narrow rows scale as 2^(exp - 2 m_n) = 2^((exp + 2(m - m_n)) - 2m): one normalizer.
+        adj = 2 * (mb - self.narrow_mant_bits) if narrow else 0
+        norms = []
+        for c in range(C):
+            nz = self._place(m, f"norm{c}", "norm")
+            e = pod.res.payload.exp[c * ew:(c + 1) * ew].as_signed()
+            m.d.comb += [nz.i.valid.eq(res_fire),
+                         nz.i.payload.acc.eq(pod.res.payload.data[c * aw:(c + 1) * aw]),
+                         nz.i.payload.exp.eq(Mux(tag[3], e + adj, e) if narrow else e)]
+            norms.append(nz)
+
+        # The row's side data travels beside the normalizers: Ln - 1 stages to the buffer read,
+        # one more to the add.
+        Ln = self.normalize_pipeline
+        side_in = Cat(row, pod.res.payload.last, tag[0], tag[1], tag[2], res_fire)
+        pre = shift_line(m, side_in, Ln - 1, Const(1), "side_pre")
+        pre_valid = Signal(name="pre_valid")
+        m.d.comb += pre_valid.eq(pre[-1])
+        if Ln - 1 > 0:  # the valid bit of a reset_less line must not wake up set
+            vline = Signal(Ln - 1, name="side_valid")
+            m.d.sync += vline.eq(Cat(res_fire, vline[:-1]) if Ln > 2 else res_fire)
+            m.d.comb += pre_valid.eq(vline[-1])
+        rb = len(row)
+        buf = self._place(m, "buffer", "buffer")
+        m.d.comb += buf.r_addr.eq(pre[:rb])
+        st = Signal(len(side_in) - 1, name="side_add")
+        st_valid = Signal(name="add_valid")
+        m.d.sync += [st.eq(pre[:-1]), st_valid.eq(pre_valid)]
+        s_row, s_last, s_first, s_final, s_inv = (
+            st[:rb], st[rb], st[rb + 1], st[rb + 2], st[rb + 3])
+
+        sums = []
+        for c in range(C):
+            v = Mux(s_inv, CANONICAL_NAN, norms[c].o.payload.f32)
+            s = fp32_add(m, buf.r_data[c * 32:(c + 1) * 32], v, name=f"acc{c}")
+            sums.append(Mux(s_first, v, s))
+        total = Signal(C * 32, name="sum_row")
+        m.d.comb += total.eq(Cat(*sums))
+        in_tile = s_row < self.tile
+        m.d.comb += [buf.w_addr.eq(s_row), buf.w_data.eq(total),
+                     buf.w_en.eq(st_valid & ~s_final & in_tile)]
+
+        fout = m.submodules.out_fifo = SyncFIFO(width=C * 32 + 1, depth=self.out_depth)
+        m.d.comb += [
+            fout.w_en.eq(st_valid & s_final),
+            fout.w_data.eq(Cat(total, s_last)),
+            self.res.valid.eq(fout.r_rdy),
+            self.res.payload.data.eq(fout.r_data[:C * 32]),
+            self.res.payload.last.eq(fout.r_data[C * 32]),
+            fout.r_en.eq(self.res.ready),
+        ]
+        retire = st_valid & ~s_final
+        pop = fout.r_rdy & self.res.ready
+        m.d.sync += out_occ.eq(out_occ + res_fire - retire - pop)
+        return m
