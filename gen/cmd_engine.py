@@ -17,9 +17,9 @@ from typing import Any
 from gen.cli import add_design_args, design_from_args, flag_name, write
 from gen.cmd_pod import pod_config
 from gen.config import ConfigError, DesignConfig
-from gen.emit import Design, clock_ports, design_manifest, port_table
+from gen.emit import Design, clock_ports, design_manifest, payload_layout, port_table
 from gen.hier import emit_hierarchy
-from golden.engine import EngineGeometry, EngineLayout, engine_cycles_formula
+from golden.engine import EngineGeometry, engine_cycles_formula
 from hw.engine import ENGINE_TAGS, Engine
 
 __all__ = ["register", "run", "generate_engine", "engine_config", "ENGINE_PROTOCOL"]
@@ -80,14 +80,6 @@ def geometry(p: dict[str, Any]) -> EngineGeometry:
                           p["convert_pipeline"], p["normalize_pipeline"])
 
 
-def _layout(fields: list[tuple[str, int]]) -> dict[str, dict[str, int]]:
-    out, pos = {}, 0
-    for name, w in fields:
-        out[name] = {"lsb": pos, "width": w}
-        pos += w
-    return out
-
-
 def generate_engine(cfg: DesignConfig, *, names: dict[str, str] | None = None) -> Design:
     """Build the engine for ``cfg`` in memory (nothing written). Raises ConfigError."""
     p = engine_config(cfg, names=names)
@@ -102,8 +94,6 @@ def generate_engine(cfg: DesignConfig, *, names: dict[str, str] | None = None) -
         f"// the output buffer. Every module is emitted once. See docs/engine.md.\n"
         + verilog_text
     )
-    geo = geometry(p)
-    lay = EngineLayout(geo)
     manifest = design_manifest(
         kind="engine",
         top=top,
@@ -127,11 +117,7 @@ def generate_engine(cfg: DesignConfig, *, names: dict[str, str] | None = None) -
             "pod_tags": list(ENGINE_TAGS),
             "latencies": {"input": eng.in_latency, "pod": eng.rows + eng.cols - 1,
                           "output": eng.out_latency},
-            "payload_layout": {
-                "act": _layout(lay.act), "w": _layout(lay.w), "res": _layout(lay.res),
-                "packing": "fields LSB first; vector fields hold element i at bits "
-                "[i*width, (i+1)*width)",
-            },
+            "payload_layout": payload_layout(eng),
             "cycle_formula": engine_cycles_formula(),
             "cycle_count_definition": "rising edges from the first one after reset with both "
             "input streams valid, to the one that takes the last result, inclusive; sources "

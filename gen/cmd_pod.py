@@ -16,14 +16,9 @@ from typing import Any
 
 from gen.cli import add_design_args, design_from_args, flag_name, write
 from gen.config import ConfigError, DesignConfig
-from gen.emit import (
-    Design,
-    clock_ports,
-    design_manifest,
-    port_table,
-)
+from gen.emit import Design, clock_ports, design_manifest, payload_layout, port_table
 from gen.hier import emit_hierarchy
-from golden.systolic import PodGeometry, PodLayout, cycles_formula
+from golden.systolic import cycles_formula
 from hw.pod import Pod
 
 __all__ = ["register", "run", "generate_pod", "pod_config", "POD_PROTOCOL"]
@@ -112,14 +107,6 @@ def pod_config(cfg: DesignConfig, *, names: dict[str, str] | None = None) -> dic
     }
 
 
-def _layout(fields: list[tuple[str, int]]) -> dict[str, dict[str, int]]:
-    out, pos = {}, 0
-    for name, w in fields:
-        out[name] = {"lsb": pos, "width": w}
-        pos += w
-    return out
-
-
 def generate_pod(cfg: DesignConfig, *, names: dict[str, str] | None = None) -> Design:
     """Build the pod for ``cfg`` in memory (nothing written). Raises ConfigError on bad input."""
 
@@ -141,9 +128,6 @@ def generate_pod(cfg: DesignConfig, *, names: dict[str, str] | None = None) -> D
         f"// is emitted once. See docs/pod.md and manifest.json.\n"
         + verilog_text
     )
-    geo = PodGeometry(pod.rows, pod.cols, pod.mant_bits, pod.acc_width, block, (pod.n, pod.m),
-                      pod.narrow_mant_bits)
-    lay = PodLayout(geo)
     regs = pod.register_bits
     config = {**cfg.to_dict(), "block_size": block}
     manifest = design_manifest(
@@ -163,11 +147,7 @@ def generate_pod(cfg: DesignConfig, *, names: dict[str, str] | None = None) -> D
             "macs_per_cycle": pod.rows * pod.cols,
             "dense_equivalent_macs_per_cycle": pod.rows * pod.cols * pod.m // pod.n,
             "register_bits": regs,
-            "payload_layout": {
-                "act": _layout(lay.act), "w": _layout(lay.w), "res": _layout(lay.res),
-                "packing": "fields LSB first; vector fields hold element i at bits "
-                "[i*width, (i+1)*width), two's complement",
-            },
+            "payload_layout": payload_layout(pod),
             "cycle_formula": cycles_formula(),
             "cycle_count_definition": "rising edges from the first one after reset with both "
             "input streams valid, to the one that takes the last result, inclusive; sources "

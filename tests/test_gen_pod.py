@@ -68,7 +68,7 @@ def test_manifest_ports_match_layout(tmp_path):
     assert all(pt["meaning"] for pt in man["ports"])
     assert man["latency"] == 4 + 3 - 1
     assert "cycles = k_{F-1}+R+C" in man["cycle_formula"]
-    assert man["payload_layout"]["w"]["idx"] == {"lsb": 3 * 6, "width": 3 * 2}
+    assert man["payload_layout"]["w"]["idx"] == {"lsb": 3 * 6, "width": 3 * 2, "signed": False}
     out = d.write(tmp_path / "pod")
     lint_verilog([out / f"{d.top}.v"], d.top)
     assert json.loads((out / "manifest.json").read_text())["top"] == "sqgen_pod"
