@@ -78,7 +78,7 @@ def run_area(args: argparse.Namespace) -> int:
             lib = area.load_library(args.liberty)
         except area.AreaError as e:
             raise ConfigError(f"{flag_name(args, '--liberty')}: {e}") from None
-    cfg = design_from_args(args)
+    cfg = design_from_args(args, baseline=True)
     design = generate(target, cfg, what=flag_name(args, '--target'))
     label = design_label(target, cfg) + ("" if lib is None else f"-{lib.tag}")
     out_dir = Path(args.out) if args.out else area.ROOT / "build" / "area" / label
@@ -169,7 +169,7 @@ def run_timing(args: argparse.Namespace) -> int:
                 f"{flag_name(args, '--clock-ns')}={args.clock_ns!r}: must be a positive number "
                 f"of nanoseconds up to {timing.MAX_CLOCK_NS:g} (e.g. 10)") from None
     timing.sta_binary()  # refuse a missing sta before generating anything
-    cfg = design_from_args(args)
+    cfg = design_from_args(args, baseline=True)
     design = generate(target, cfg, what=flag_name(args, "--target"))
     label = design_label(target, cfg) + ("" if lib.generic else f"-{lib.base.tag}")
     out_dir = Path(args.out) if args.out else area.ROOT / "build" / "timing" / label

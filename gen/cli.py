@@ -102,7 +102,8 @@ def _shown(v: Any) -> str:
     return t if t and all(c.isalnum() or c in ":._-+" for c in t) else repr(t)
 
 
-def design_from_args(args: argparse.Namespace, **defaults: Any) -> DesignConfig:
+def design_from_args(args: argparse.Namespace, *, baseline: bool = False,
+                     **defaults: Any) -> DesignConfig:
     """Build the validated design point from ``--config`` plus flag overrides.
 
     A refusal names what the user typed: the flag (or make variable) for a flag's value, the
@@ -131,7 +132,13 @@ def design_from_args(args: argparse.Namespace, **defaults: Any) -> DesignConfig:
             labels[field] = f"{flag_name(args, flag)}={_shown(v)}"
     # Refusals raised later (by a generator) still name what the user typed: run_main reads these.
     args.__dict__["_labels"] = labels
-    return build(kwargs, labels, default=str(cfg_path) if cfg_path else None)
+    cfg = build(kwargs, labels, default=str(cfg_path) if cfg_path else None)
+    if cfg.is_baseline and not baseline:
+        typed = labels.get("format", f"format {cfg.format}")
+        raise ConfigError(f"{typed}: the FP32 baseline array is built by the engine "
+                          f"generator (make gen TOP=engine FMT={cfg.format}); the FP32 MAC "
+                          "block is the fp32mac generator")
+    return cfg
 
 
 def write(design: Any, args: argparse.Namespace, out: str) -> Any:

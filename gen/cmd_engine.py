@@ -60,7 +60,23 @@ _MEANINGS = {
 
 def engine_config(cfg: DesignConfig, *, names: dict[str, str] | None = None) -> dict[str, Any]:
     """Check the engine constraints of ``cfg``; return the :class:`hw.engine.Engine` kwargs."""
-    names = {"block": "--block", "pipeline": "--pipeline", "tile": "--tile", **(names or {})}
+    names = {"block": "--block", "pipeline": "--pipeline", "tile": "--tile",
+             "rounding": "--rounding", **(names or {})}
+    if cfg.is_baseline:
+        if cfg.pipeline != 1:
+            raise ConfigError(f"{names['pipeline']}={cfg.pipeline}: the FP32 engine has no "
+                              "converter to pipeline; accepted: leave it unset")
+        if cfg.rounding != "nearest_even":
+            raise ConfigError(f"{names['rounding']}={cfg.rounding}: the FP32 engine does no "
+                              "conversion; accepted: leave it unset")
+        if cfg.block_size != cfg.rows:
+            raise ConfigError(f"{names['block']}={cfg.block_size}: the FP32 engine takes one "
+                              f"fold slice (R = {cfg.rows} lanes) per beat; accepted: "
+                              f"{cfg.rows} or leave it unset")
+        return {"rows": cfg.rows, "cols": cfg.cols, "mant_bits": 23, "acc_width": 32,
+                "sparsity": (1, 1), "narrow_mant_bits": None, "tile": cfg.tile,
+                "stochastic": False, "convert_pipeline": 0, "normalize_pipeline": 1,
+                "arith": "fp32"}
     p = pod_config(cfg.replace(pipeline=1, rounding="nearest_even"),
                    names={**names, "block": names["block"]})
     kf = p["rows"] // p["sparsity"][0] * p["sparsity"][1]
@@ -77,7 +93,7 @@ def geometry(p: dict[str, Any]) -> EngineGeometry:
     return EngineGeometry(p["rows"], p["cols"], p["mant_bits"], p["acc_width"], p["tile"],
                           tuple(p["sparsity"]), p["narrow_mant_bits"], p["stochastic"],
                           p.get("offset_bits", 8), p.get("seed", 0x5EED),
-                          p["convert_pipeline"], p["normalize_pipeline"])
+                          p["convert_pipeline"], p["normalize_pipeline"], p.get("arith", "hbfp"))
 
 
 def generate_engine(cfg: DesignConfig, *, names: dict[str, str] | None = None) -> Design:
@@ -103,6 +119,7 @@ def generate_engine(cfg: DesignConfig, *, names: dict[str, str] | None = None) -
         latency=eng.latency,
         extra={
             "modules": modules,
+            "arith": eng.arith,
             "pod_module": f"{top}_pod",
             "fold_depth": eng.kf,
             "tile": eng.tile,
@@ -138,8 +155,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
-    cfg = design_from_args(args)
-    names = {k: flag_name(args, f"--{k}") for k in ("block", "sparsity", "pipeline", "tile")}
+    cfg = design_from_args(args, baseline=True)
+    names = {k: flag_name(args, f"--{k}")
+             for k in ("block", "sparsity", "pipeline", "tile", "rounding")}
     design = generate_engine(cfg, names=names)
     if args.lint:
         design.lint()

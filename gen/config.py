@@ -117,6 +117,8 @@ def check_name(value: Any, *, field: str = "name") -> str:
 
 
 ROUNDINGS = ("nearest_even", "stochastic")
+#: Formats of the baseline arrays the engine generator also builds (same shell, other PEs).
+BASELINE_FORMATS = ("fp32",)
 
 
 def _field(field: str, fn: Any, *args: Any, **kw: Any) -> Any:
@@ -196,6 +198,9 @@ class DesignConfig:
             raise ConfigError(f"format must be one of {', '.join(FORMATS)}, not {self.format!r}",
                               field="format")
         s(self, "format", self.format.strip().lower())
+        if self.format in BASELINE_FORMATS:
+            self._baseline()
+            return
         s(self, "mant_bits", _field("format", format_mant_bits, self.format))
         if self.narrow_format in (None, "", "none"):
             s(self, "narrow_format", None)
@@ -249,6 +254,34 @@ class DesignConfig:
                 f"rounding must be 'nearest_even' or 'stochastic', not {self.rounding!r}",
                 field="rounding"
             )
+
+    def _baseline(self) -> None:
+        """``format: fp32``: the FP32 baseline array (engine only): 32-bit operands and sums."""
+        s = object.__setattr__
+        for f, v in (("narrow_format", None), ("sparsity", None)):
+            if getattr(self, f) not in (None, "", "none", v):
+                raise ConfigError(f"format {self.format}: the FP32 baseline array has no "
+                                  f"{f.replace('_', ' ')}", field=f)
+        s(self, "narrow_format", None)
+        s(self, "narrow_mant_bits", None)
+        s(self, "sparsity", None)
+        s(self, "mant_bits", 23)
+        if self.acc_width is not None and _int_field(self.acc_width, "acc_width") != 32:
+            raise ConfigError(f"format {self.format}: the FP32 array's sums are 32-bit FP32 "
+                              f"words, not {self.acc_width} bits", field="acc_width")
+        s(self, "acc_width", 32)
+        bs = self.rows if self.block_size is None else _int_field(self.block_size, "block_size")
+        s(self, "block_size", bs)
+        s(self, "pipeline", _int_field(self.pipeline, "pipeline"))
+        s(self, "tile", _int_field(self.tile, "tile"))
+        if self.rounding not in ROUNDINGS:
+            raise ConfigError(f"rounding must be 'nearest_even' or 'stochastic', not "
+                              f"{self.rounding!r}", field="rounding")
+
+    @property
+    def is_baseline(self) -> bool:
+        """A baseline array format (``fp32``), built by the engine generator only."""
+        return self.format in BASELINE_FORMATS
 
     # ---- derived facts ------------------------------------------------------------------
     @property

@@ -36,6 +36,10 @@ def generate(target: str, cfg: DesignConfig, *, what: str = "target") -> Design:
     """
     if target not in TARGETS:
         raise ConfigError(f"{what}={target!r}: must be one of {', '.join(TARGETS)}")
+    if cfg.is_baseline and target != "engine":
+        raise ConfigError(f"format {cfg.format}: the FP32 baseline array is built by the engine "
+                          f"generator ({what}=engine); the FP32 MAC block is {what}=fp32mac",
+                          field="format")
     if target in SPARSE_ONLY and cfg.nm is None:
         raise ConfigError(f"{what}={target}: needs a sparsity N:M (e.g. 2:4)")
     return TARGETS[target](cfg)

@@ -39,6 +39,7 @@ from golden.arith_fp import (
     DEFAULT_LFSR_SEED,
     convert_blocks,
     fp32_add_ftz,
+    fp32_mul_ftz,
     lfsr_offsets,
     normalize,
 )
@@ -86,8 +87,18 @@ class EngineGeometry:
     seed: int = DEFAULT_LFSR_SEED
     convert_latency: int = 1
     normalize_latency: int = 1
+    #: ``"hbfp"``, or ``"fp32"``: the FP32 baseline array (FP32 multiply-add PEs, no converter
+    #: (``convert_latency`` 0), a register for the normalizer, dense, no narrow mode).
+    arith: str = "hbfp"
 
     def __post_init__(self) -> None:
+        if self.arith not in ("hbfp", "fp32"):
+            raise ParamError(f"engine arithmetic must be hbfp or fp32, not {self.arith!r}",
+                             field="format")
+        if self.arith == "fp32" and (self.convert_latency != 0 or self.sparsity != (1, 1)
+                                     or self.narrow_mant_bits is not None):
+            raise ParamError("the FP32 engine is dense, without a narrow mode or a converter "
+                             "(convert_latency 0)", field="format")
         check_index(self.tile, "tile height")
         if self.tile < 1:
             raise ParamError(f"tile height must be at least 1 row, not {self.tile}", field="tile")
@@ -208,6 +219,9 @@ def encode_weights(w: np.ndarray, geo: EngineGeometry, *, narrow: bool = False,
         w = nm_prune(w, n, m, axis=0)
     if not np.isfinite(w).all():
         raise ValueError("weights must be finite: HBFP has no NaN or Inf encoding")
+    if geo.arith == "fp32":  # FP32 weights are sent as they are (bit patterns)
+        return (w.view(np.uint32).astype(np.int64),
+                np.zeros((math.ceil(w.shape[0] / geo.kf), w.shape[1]), np.int64))
     mb = geo.narrow_mant_bits if narrow else geo.mant_bits
     if mb is None:
         raise ValueError("narrow weights need an engine with a narrow format")
@@ -282,6 +296,12 @@ def engine_gemm(a: np.ndarray, qw: np.ndarray, ew: np.ndarray, geo: EngineGeomet
     modes = _narrow_flags(narrow, beats)
     if modes.any() and geo.narrow_mant_bits is None:
         raise ValueError("narrow beats need an engine with a narrow format")
+    if geo.arith == "fp32":
+        v = _fp32_array_sums(lanes, qw, sched, geo, N)
+        out = _accumulate(v, sched, M, math.ceil(N / C) * C, C)
+        if trace == "padded":
+            return out, None
+        return out[:, :N]
     # The converter: one LFSR sequence over all beats; each beat rounded at its mode's width.
     offs = lfsr_offsets(beats, kf, geo.offset_bits, geo.seed) if geo.stochastic else None
     ea = np.empty(beats, np.int64)
@@ -319,8 +339,19 @@ def engine_gemm(a: np.ndarray, qw: np.ndarray, ew: np.ndarray, geo: EngineGeomet
     shift = np.where(modes, 2 * (mb - (geo.narrow_mant_bits or mb)), 0)
     v = normalize(psum, exp + shift[:, None], 2 * mb)
     v = np.where(invalid[:, None], np.uint32(CANONICAL_NAN), v).astype(np.uint32)
-    # FP32 accumulation over k, in order, per (n, tile).
-    out = np.zeros((M, nnf * C), np.uint32)
+    out = _accumulate(v, sched, M, nnf * C, C)
+    if trace == "padded":
+        return out, EngineTrace(ea, qa, invalid, modes, psum, exp, v)
+    res = out[:, :N]
+    if trace:
+        return res, EngineTrace(ea, qa, invalid, modes, psum, exp, v)
+    return res
+
+
+def _accumulate(v: np.ndarray, sched: list[EngineFold], M: int, width: int, C: int
+                ) -> np.ndarray:
+    """FP32 accumulation of the per-beat sums ``v`` over k, in order, per (n, tile)."""
+    out = np.zeros((M, width), np.uint32)
     b = 0
     acc: np.ndarray | None = None
     for f in sched:
@@ -329,12 +360,30 @@ def engine_gemm(a: np.ndarray, qw: np.ndarray, ew: np.ndarray, geo: EngineGeomet
         if f.final:
             out[f.r0:f.r1, f.n * C:(f.n + 1) * C] = acc
         b += f.rows
-    if trace == "padded":
-        return out, EngineTrace(ea, qa, invalid, modes, psum, exp, v)
-    res = out[:, :N]
-    if trace:
-        return res, EngineTrace(ea, qa, invalid, modes, psum, exp, v)
-    return res
+    return out
+
+
+def _fp32_array_sums(lanes: np.ndarray, qw: np.ndarray, sched: list[EngineFold],
+                     geo: EngineGeometry, N: int) -> np.ndarray:
+    """Column sums of the FP32 array per beat: ``acc = +0``, then for r = 0..R-1 (top to
+    bottom) ``acc = round(acc + round(w[r] * a[r]))`` (FTZ, RNE, canonical NaN)."""
+    kf, C = geo.kf, geo.cols
+    K = qw.shape[0]
+    nkf, nnf = math.ceil(K / kf), math.ceil(N / C)
+    w = np.zeros((nkf * kf, nnf * C), np.uint32)
+    w[:K, :N] = np.asarray(qw, np.int64).astype(np.uint32)
+    v = np.empty((lanes.shape[0], C), np.uint32)
+    b = 0
+    for f in sched:
+        a = lanes[b:b + f.rows]
+        wf = w[f.k * kf:(f.k + 1) * kf, f.n * C:(f.n + 1) * C]
+        acc = np.zeros((f.rows, C), np.uint32)
+        for r in range(kf):
+            acc = fp32_add_ftz(acc, fp32_mul_ftz(np.broadcast_to(a[:, r, None], acc.shape),
+                                                 np.broadcast_to(wf[None, r], acc.shape)))
+        v[b:b + f.rows] = acc
+        b += f.rows
+    return v
 
 
 def _sext(x: np.ndarray, bits: int) -> np.ndarray:
@@ -357,7 +406,8 @@ class EngineLayout:
         self.act = [("data", geo.kf * FP32_WORD), ("first", 1), ("final", 1), ("last", 1)]
         if geo.narrow_mant_bits is not None:
             self.act.append(("narrow", 1))
-        self.w = self.pod.w
+        # FP32 weights: C words per row, no exponents
+        self.w = self.pod.w if geo.arith == "hbfp" else [("data", geo.cols * FP32_WORD)]
         self.res = [("data", geo.cols * FP32_WORD), ("last", 1)]
 
     width = staticmethod(PodLayout.width)
@@ -421,14 +471,17 @@ def engine_program(a: np.ndarray, w: np.ndarray, geo: EngineGeometry, *,
         if key not in w_cache:
             ks, ns = slice(f.k * kf, (f.k + 1) * kf), slice(f.n * C, (f.n + 1) * C)
             parts: dict[str, list[int]] = {}
-            if pod.sparse:
+            if geo.arith == "fp32":
+                parts["data"] = lay.pod.pack_vec(wp[ks, ns], FP32_WORD)
+            elif pod.sparse:
                 vals, idx = compress_fold(wp[ks, ns], pod.n, pod.m)
                 parts["data"] = lay.pod.pack_vec(vals, pod.mw)
                 parts["idx"] = lay.pod.pack_vec(idx, pod.idx_bits)
             else:
                 parts["data"] = lay.pod.pack_vec(wp[ks, ns], pod.mw)
-            parts["exp"] = lay.pod.pack_vec(
-                np.repeat(ewp[None, f.k, ns], geo.rows, axis=0), EXP_WIDTH)
+            if geo.arith == "hbfp":
+                parts["exp"] = lay.pod.pack_vec(
+                    np.repeat(ewp[None, f.k, ns], geo.rows, axis=0), EXP_WIDTH)
             w_cache[key] = lay.pod.join(lay.w, parts)
         w_beats += w_cache[key]
         flags[b:b + f.rows, 0] = f.first

@@ -14,11 +14,12 @@ from __future__ import annotations
 import operator
 from dataclasses import dataclass
 
-from amaranth.hdl import Mux, Shape, Value, signed
+from amaranth.hdl import Module, Mux, Shape, Value, signed, unsigned
 
 from golden.facts import HBFP_MANT_BITS_RANGE, ParamError, mant_width
+from hw.fp32mac import fp32_add, fp32_mul
 
-__all__ = ["Arithmetic", "MantissaMAC"]
+__all__ = ["Arithmetic", "MantissaMAC", "FloatMAC"]
 
 
 class Arithmetic:
@@ -37,8 +38,18 @@ class Arithmetic:
         """Shape of the partial sum that flows down a column."""
         raise NotImplementedError
 
-    def mac(self, acc: Value, w: Value, a: Value) -> Value:
-        """``acc + w * a`` as this arithmetic defines it (combinational)."""
+    #: The operands share block exponents that the pod adds per result (HBFP); else none.
+    block_exponent: bool = False
+    #: Operands carry a narrow-mode bit.
+    has_mode: bool = False
+
+    def weight(self, w: Value, mode: Value | None) -> Value:
+        """The weight operand as used (an arithmetic with a mode may reinterpret it)."""
+        return w
+
+    def mac(self, acc: Value, w: Value, a: Value, m: Module | None = None) -> Value:
+        """``acc + w * a`` as this arithmetic defines it (combinational; ``m`` is the module
+        an arithmetic with named intermediate signals adds them to)."""
         raise NotImplementedError
 
 
@@ -66,6 +77,7 @@ class MantissaMAC(Arithmetic):
     acc_width: int
     narrow_mant_bits: int | None = None
     name: str = "hbfp"
+    block_exponent: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mant_bits", operator.index(self.mant_bits))
@@ -101,5 +113,31 @@ class MantissaMAC(Arithmetic):
             return w
         return Mux(mode, w[: self.narrow_mant_bits + 1].as_signed(), w)
 
-    def mac(self, acc: Value, w: Value, a: Value) -> Value:
+    def mac(self, acc: Value, w: Value, a: Value, m: Module | None = None) -> Value:
         return acc + w * a
+
+
+@dataclass(frozen=True)
+class FloatMAC(Arithmetic):
+    """FP32 multiply-add, the baseline array's PE: ``acc + round(w * a)``, rounded again.
+
+    Non-fused, round half to even, denormals flushed on inputs and outputs, canonical NaN
+    (:func:`hw.fp32mac.fp32_mul`, :func:`hw.fp32mac.fp32_add`; golden
+    ``golden.arith_fp.fp32_mac_ftz``). A column's sum is therefore taken top to bottom, one
+    rounding per row, starting from +0.
+    """
+
+    name: str = "fp32"
+
+    @property
+    def operand_shape(self) -> Shape:
+        return unsigned(32)
+
+    @property
+    def acc_shape(self) -> Shape:
+        return unsigned(32)
+
+    def mac(self, acc: Value, w: Value, a: Value, m: Module | None = None) -> Value:
+        if m is None:
+            raise ValueError("FloatMAC.mac needs the module to build its FP32 units in")
+        return fp32_add(m, acc, fp32_mul(m, w, a, name="pe_mul"), name="pe_add")

@@ -129,10 +129,10 @@ class Engine(Block):
     def check(cls, *, rows: int, cols: int, mant_bits: int, acc_width: int, tile: int,
               sparsity: tuple[int, int] = (1, 1), narrow_mant_bits: int | None = None,
               stochastic: bool = False, offset_bits: int = 8, seed: int = 0x5EED,
-              convert_pipeline: int = 1, normalize_pipeline: int = 1,
+              convert_pipeline: int = 1, normalize_pipeline: int = 1, arith: str = "hbfp",
               prefix: str | None = None) -> None:
         Pod.check(rows=rows, cols=cols, mant_bits=mant_bits, acc_width=acc_width,
-                  sparsity=sparsity, narrow_mant_bits=narrow_mant_bits)
+                  sparsity=sparsity, narrow_mant_bits=narrow_mant_bits, arith=arith)
         t = check_index(tile, "tile height")
         if not 1 <= t <= MAX_TILE:
             raise ParamError(f"tile height must be 1..{MAX_TILE} rows, not {t}", field="tile")
@@ -145,6 +145,15 @@ class Engine(Block):
                 f"a {rows}-row engine cannot hide a {cp}-stage converter behind its first "
                 f"weight load: use a converter pipeline of at most {operator.index(rows) - 1}",
                 field="pipeline")
+        if arith == "fp32":
+            if cp != 0 or normalize_pipeline != 1:
+                raise ParamError("the FP32 engine has no converter (convert_pipeline 0) and a "
+                                 "one-register output stage (normalize_pipeline 1)",
+                                 field="pipeline")
+            return
+        if cp < 1:
+            raise ParamError(f"converter pipeline depth must be at least 1, not {cp}",
+                             field="pipeline")
         kf = operator.index(rows) // sparsity[0] * sparsity[1]
         FP32ToHBFP.check(block_size=kf, mant_bits=mant_bits, pipeline=cp, stochastic=stochastic,
                          offset_bits=offset_bits, seed=seed, narrow_mant_bits=narrow_mant_bits)
@@ -154,10 +163,13 @@ class Engine(Block):
     def __init__(self, *, rows: int, cols: int, mant_bits: int, acc_width: int, tile: int,
                  sparsity: tuple[int, int] = (1, 1), narrow_mant_bits: int | None = None,
                  stochastic: bool = False, offset_bits: int = 8, seed: int = 0x5EED,
-                 convert_pipeline: int = 1, normalize_pipeline: int = 1,
+                 convert_pipeline: int = 1, normalize_pipeline: int = 1, arith: str = "hbfp",
                  prefix: str | None = None) -> None:
         self.rows, self.cols = operator.index(rows), operator.index(cols)
-        self.mant_bits, self.acc_width = operator.index(mant_bits), operator.index(acc_width)
+        self.arith = arith
+        self.fp32 = arith == "fp32"
+        self.mant_bits = 23 if self.fp32 else operator.index(mant_bits)
+        self.acc_width = 32 if self.fp32 else operator.index(acc_width)
         self.tile = operator.index(tile)
         self.sparsity = tuple(operator.index(x) for x in sparsity)
         self.narrow_mant_bits = (None if narrow_mant_bits is None
@@ -218,6 +230,8 @@ class Engine(Block):
     # ---- children --------------------------------------------------------------------------
     @property
     def _pod_params(self) -> dict:
+        if self.fp32:
+            return dict(rows=self.rows, cols=self.cols, arith="fp32", tag_bits=len(ENGINE_TAGS))
         return dict(rows=self.rows, cols=self.cols, mant_bits=self.mant_bits,
                     acc_width=self.acc_width, sparsity=self.sparsity,
                     narrow_mant_bits=self.narrow_mant_bits, tag_bits=len(ENGINE_TAGS))
@@ -240,6 +254,8 @@ class Engine(Block):
 
     def children(self) -> dict[str, Callable[[], Block]]:
         """Key -> factory of each distinct child (for :func:`gen.hier.emit_hierarchy`)."""
+        if self.fp32:  # FP32 lanes go straight into the array; its sums are FP32 already
+            return {"pod": self.make_pod, "buffer": self.make_buffer}
         return {"pod": self.make_pod, "convert": self.make_convert, "norm": self.make_norm,
                 "buffer": self.make_buffer}
 
@@ -264,26 +280,33 @@ class Engine(Block):
         mw = mb + 1
         narrow = self.narrow_mant_bits is not None
 
-        # ---- FP32 -> HBFP, with the row's flags alongside --------------------------------
-        conv = self._place(m, "convert", "convert")
         act_fire = Signal()
-        m.d.comb += [act_fire.eq(self.act.valid & self.act.ready),
-                     conv.i.valid.eq(act_fire), conv.i.payload.x.eq(self.act.payload.data)]
-        if narrow:
-            m.d.comb += conv.i.payload.mode.eq(self.act.payload.narrow)
+        m.d.comb += act_fire.eq(self.act.valid & self.act.ready)
         p = self.act.payload
-        flags_in = Cat(p.first, p.final, p.last, p.narrow if narrow else Const(0, 1))
-        flags = shift_line(m, flags_in, self.convert_pipeline, Const(1), "conv_flags")
-
-        # Input FIFO of HBFP rows: mantissas, exponent, last, tags.
-        in_w = kf * mw + EXP_WIDTH + 1 + len(ENGINE_TAGS)
-        fin = m.submodules.in_fifo = SyncFIFO(width=in_w, depth=self.in_depth)
-        blk = conv.o.payload.block
-        m.d.comb += [
-            fin.w_en.eq(conv.o.valid),
-            fin.w_data.eq(Cat(blk.mant.as_value(), blk.exp, flags[2],
-                              flags[0], flags[1], conv.o.payload.invalid, flags[3])),
-        ]
+        xb = 0 if self.fp32 else EXP_WIDTH  # the activation exponent (HBFP only)
+        if self.fp32:
+            mw = 32
+            in_w = kf * mw + 1 + len(ENGINE_TAGS)
+            fin = m.submodules.in_fifo = SyncFIFO(width=in_w, depth=self.in_depth)
+            m.d.comb += [fin.w_en.eq(act_fire),
+                         fin.w_data.eq(Cat(p.data, p.last, p.first, p.final, Const(0, 2)))]
+        else:
+            # ---- FP32 -> HBFP, with the row's flags alongside ----------------------------
+            conv = self._place(m, "convert", "convert")
+            m.d.comb += [conv.i.valid.eq(act_fire), conv.i.payload.x.eq(p.data)]
+            if narrow:
+                m.d.comb += conv.i.payload.mode.eq(p.narrow)
+            flags_in = Cat(p.first, p.final, p.last, p.narrow if narrow else Const(0, 1))
+            flags = shift_line(m, flags_in, self.convert_pipeline, Const(1), "conv_flags")
+            # Input FIFO of HBFP rows: mantissas, exponent, last, tags.
+            in_w = kf * mw + EXP_WIDTH + 1 + len(ENGINE_TAGS)
+            fin = m.submodules.in_fifo = SyncFIFO(width=in_w, depth=self.in_depth)
+            blk = conv.o.payload.block
+            m.d.comb += [
+                fin.w_en.eq(conv.o.valid),
+                fin.w_data.eq(Cat(blk.mant.as_value(), blk.exp, flags[2],
+                                  flags[0], flags[1], conv.o.payload.invalid, flags[3])),
+            ]
         # Credits: beats in the converter plus beats in the FIFO never exceed its depth.
         in_occ = Signal(range(self.in_depth + 1), name="in_occ")
         pod = self._place(m, "pod", "pod")
@@ -297,10 +320,11 @@ class Engine(Block):
             pod.act.valid.eq(fin.r_rdy),
             fin.r_en.eq(pod.act.ready),
             pod.act.payload.data.eq(rd[:kf * mw]),
-            pod.act.payload.exp.eq(rd[kf * mw:kf * mw + EXP_WIDTH]),
-            pod.act.payload.last.eq(rd[kf * mw + EXP_WIDTH]),
-            pod.act.payload.tag.eq(rd[kf * mw + EXP_WIDTH + 1:]),
+            pod.act.payload.last.eq(rd[kf * mw + xb]),
+            pod.act.payload.tag.eq(rd[kf * mw + xb + 1:]),
         ]
+        if xb:
+            m.d.comb += pod.act.payload.exp.eq(rd[kf * mw:kf * mw + xb])
         if narrow:
             m.d.comb += pod.narrow.eq(rd[-1])
         wiring.connect(m, wiring.flipped(self.w), pod.w)
@@ -323,14 +347,19 @@ class Engine(Block):
         tag = pod.res.payload.tag  # first, final, invalid, narrow
         # Narrow rows scale as 2^(exp - 2 m_n) = 2^((exp + 2(m - m_n)) - 2m): one normalizer.
         adj = 2 * (mb - self.narrow_mant_bits) if narrow else 0
-        norms = []
+        norms = []  # each column's FP32 value, normalize_pipeline cycles after res_fire
         for c in range(C):
+            if self.fp32:  # already FP32: one register in the normalizer's place
+                r = Signal(32, name=f"sum{c}", reset_less=True)
+                m.d.sync += r.eq(pod.res.payload.data[c * 32:(c + 1) * 32])
+                norms.append(r)
+                continue
             nz = self._place(m, f"norm{c}", "norm")
             e = pod.res.payload.exp[c * ew:(c + 1) * ew].as_signed()
             m.d.comb += [nz.i.valid.eq(res_fire),
                          nz.i.payload.acc.eq(pod.res.payload.data[c * aw:(c + 1) * aw]),
                          nz.i.payload.exp.eq(Mux(tag[3], e + adj, e) if narrow else e)]
-            norms.append(nz)
+            norms.append(nz.o.payload.f32)
 
         # The row's side data travels beside the normalizers: Ln - 1 stages to the buffer read,
         # one more to the add.
@@ -354,7 +383,7 @@ class Engine(Block):
 
         sums = []
         for c in range(C):
-            v = Mux(s_inv, CANONICAL_NAN, norms[c].o.payload.f32)
+            v = Mux(s_inv, CANONICAL_NAN, norms[c])
             s = fp32_add(m, buf.r_data[c * 32:(c + 1) * 32], v, name=f"acc{c}")
             sums.append(Mux(s_first, v, s))
         total = Signal(C * 32, name="sum_row")

@@ -134,7 +134,7 @@ class PE(Block):
             a_sel = lanes[Mux(bank, idx[1], idx[0])]
         else:
             a_sel = a.as_signed()
-        acc = self.arith.mac(self.in_psum.data, w_sel, a_sel)
+        acc = self.arith.mac(self.in_psum.data, w_sel, a_sel, m)
         # The stage register (activation, bank bit, [mode bit,] partial sum) is one signal
         # written under one enable, and the sum is not a named wire of its own. Under
         # Verilator with cocotb's --public-flat-rw every named signal and every process is

@@ -31,14 +31,17 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.facts import EXP_WIDTH, PROD_EXP_WIDTH, ParamError, check_nm, index_bits
-from hw.arith import MantissaMAC
+from hw.arith import Arithmetic, FloatMAC, MantissaMAC
 from hw.array import Array
 from hw.block import Block
 from hw.delay import Skew, shift_line
 from hw.hier import place
 from hw.pe import PE
 
-__all__ = ["Pod"]
+__all__ = ["Pod", "ARITHS"]
+
+#: The pod's PE arithmetics: HBFP mantissas with block exponents, or the FP32 baseline.
+ARITHS = ("hbfp", "fp32")
 
 
 class Pod(Block):
@@ -66,6 +69,10 @@ class Pod(Block):
         Width of an optional ``tag`` field that rides with each activation row through the
         token pipeline and comes out with its result row (0: no field). The engine uses it for
         per-row flags the pod does not interpret.
+    arith:
+        ``"hbfp"`` (the default: HBFP mantissas with block exponents) or ``"fp32"``: the FP32
+        baseline array, FP32 multiply-add PEs (:class:`hw.arith.FloatMAC`), 32-bit operands and
+        column sums, no exponent fields, dense only; ``mant_bits``/``acc_width`` are ignored.
     prefix:
         Module-name prefix of the children (``<prefix>_pe``, ``<prefix>_row8``,
         ``<prefix>_array16``, ``<prefix>_skew8x7``, ...). Without it every child is an Amaranth
@@ -81,9 +88,10 @@ class Pod(Block):
     """
 
     @classmethod
-    def check(cls, *, rows: int, cols: int, mant_bits: int, acc_width: int,
-              sparsity: tuple[int, int] = (1, 1), narrow_mant_bits: int | None = None,
-              tag_bits: int = 0, prefix: str | None = None) -> None:  # noqa: ARG003
+    def check(cls, *, rows: int, cols: int, mant_bits: int | None = None,
+              acc_width: int | None = None, sparsity: tuple[int, int] = (1, 1),
+              narrow_mant_bits: int | None = None, tag_bits: int = 0, arith: str = "hbfp",
+              prefix: str | None = None) -> None:  # noqa: ARG003
         R, C = operator.index(rows), operator.index(cols)
         if R < 1 or C < 1:
             raise ParamError(f"pod rows and cols must be positive, not {R}x{C}")
@@ -92,48 +100,73 @@ class Pod(Block):
             check_nm(n, m)
         if R % n:
             raise ParamError(f"pod rows {R} must be a multiple of N={n}")
+        if not 0 <= operator.index(tag_bits) <= 64:
+            raise ParamError(f"pod tag_bits must be 0..64, not {tag_bits}", field="tag_bits")
+        if arith not in ARITHS:
+            raise ParamError(f"pod arithmetic must be one of {', '.join(ARITHS)}, not "
+                             f"{arith!r}", field="format")
+        if arith == "fp32":
+            if (n, m) != (1, 1) or narrow_mant_bits is not None:
+                raise ParamError("the FP32 array is dense and has no narrow mode",
+                                 field="format")
+            return
+        if mant_bits is None or acc_width is None:
+            raise ParamError("an HBFP pod needs mant_bits and acc_width", field="format")
         mb, aw = operator.index(mant_bits), operator.index(acc_width)
         MantissaMAC(mb, aw)  # the PE arithmetic checks its own widths
         if (1 << (aw - 1)) - 1 < R * ((1 << mb) - 1) ** 2:
             raise ParamError(f"acc_width {aw} cannot hold a {R}-row sum")
         if narrow_mant_bits is not None and not 1 <= operator.index(narrow_mant_bits) < mb:
             raise ParamError(f"narrow_mant_bits must be in [1, {mb}), not {narrow_mant_bits}")
-        if not 0 <= operator.index(tag_bits) <= 64:
-            raise ParamError(f"pod tag_bits must be 0..64, not {tag_bits}", field="tag_bits")
 
-    def __init__(self, *, rows: int, cols: int, mant_bits: int, acc_width: int,
-                 sparsity: tuple[int, int] = (1, 1), narrow_mant_bits: int | None = None,
-                 tag_bits: int = 0, prefix: str | None = None):
+    def __init__(self, *, rows: int, cols: int, mant_bits: int | None = None,
+                 acc_width: int | None = None, sparsity: tuple[int, int] = (1, 1),
+                 narrow_mant_bits: int | None = None, tag_bits: int = 0, arith: str = "hbfp",
+                 prefix: str | None = None):
         self.rows = operator.index(rows)
         self.cols = operator.index(cols)
-        self.mant_bits = operator.index(mant_bits)
-        self.acc_width = operator.index(acc_width)
         self.n, self.m = (operator.index(x) for x in sparsity)
         self.narrow_mant_bits = (None if narrow_mant_bits is None
                                  else operator.index(narrow_mant_bits))
-        self.arith = MantissaMAC(self.mant_bits, self.acc_width, self.narrow_mant_bits)
+        self.arith = self.arithmetic(arith, mant_bits, acc_width, self.narrow_mant_bits)
+        self.mant_bits = None if arith == "fp32" else operator.index(mant_bits)
+        self.acc_width = self.arith.acc_shape.width
         self.tag_bits = operator.index(tag_bits)
         self.prefix = prefix
         super().__init__(self.signature_of(
             rows=self.rows, cols=self.cols, mant_bits=self.mant_bits, acc_width=self.acc_width,
             sparsity=(self.n, self.m), narrow_mant_bits=self.narrow_mant_bits,
-            tag_bits=self.tag_bits))
+            tag_bits=self.tag_bits, arith=arith))
 
     @staticmethod
-    def signature_of(*, rows: int, cols: int, mant_bits: int, acc_width: int,
-                     sparsity: tuple[int, int] = (1, 1), narrow_mant_bits: int | None = None,
-                     tag_bits: int = 0) -> wiring.Signature:
+    def arithmetic(arith: str, mant_bits: int | None, acc_width: int | None,
+                   narrow_mant_bits: int | None = None) -> Arithmetic:
+        """The PE arithmetic of a pod of kind ``arith``."""
+        if arith == "fp32":
+            return FloatMAC()
+        return MantissaMAC(operator.index(mant_bits), operator.index(acc_width),
+                           narrow_mant_bits)
+
+    @staticmethod
+    def signature_of(*, rows: int, cols: int, mant_bits: int | None = None,
+                     acc_width: int | None = None, sparsity: tuple[int, int] = (1, 1),
+                     narrow_mant_bits: int | None = None, tag_bits: int = 0,
+                     arith: str = "hbfp") -> wiring.Signature:
         """The pod's signature, without building a pod (a parent placing it as a black box)."""
         n, m = sparsity
-        mw, C = mant_bits + 1, cols
+        ar = Pod.arithmetic(arith, mant_bits, acc_width, narrow_mant_bits)
+        mw, aw, C = ar.operand_shape.width, ar.acc_shape.width, cols
         kf = rows // n * m
         w_fields = {"data": unsigned(C * mw)}
         if m > 1:
             w_fields["idx"] = unsigned(C * index_bits(m))
-        w_fields["exp"] = unsigned(C * EXP_WIDTH)
-        act_fields = {"data": unsigned(kf * mw), "exp": signed(EXP_WIDTH), "last": unsigned(1)}
-        res_fields = {"data": unsigned(C * acc_width), "exp": unsigned(C * PROD_EXP_WIDTH),
-                      "last": unsigned(1)}
+        act_fields = {"data": unsigned(kf * mw)}
+        res_fields = {"data": unsigned(C * aw)}
+        if ar.block_exponent:
+            w_fields["exp"] = unsigned(C * EXP_WIDTH)
+            act_fields["exp"] = signed(EXP_WIDTH)
+            res_fields["exp"] = unsigned(C * PROD_EXP_WIDTH)
+        act_fields["last"] = res_fields["last"] = unsigned(1)
         if tag_bits:
             act_fields["tag"] = res_fields["tag"] = unsigned(tag_bits)
         members = {
@@ -165,6 +198,16 @@ class Pod(Block):
         return self.rows + self.cols - 1
 
     @property
+    def ow(self) -> int:
+        """Bits of one operand (``m + 1`` for HBFP, 32 for FP32)."""
+        return self.arith.operand_shape.width
+
+    @property
+    def exp_bits(self) -> int:
+        """Bits of the activation exponent carried per row (0 without block exponents)."""
+        return EXP_WIDTH if self.arith.block_exponent else 0
+
+    @property
     def sel(self) -> int:
         """Operands on each PE's activation bus (M when sparse, else 1)."""
         return self.m if self.sparse else 1
@@ -178,7 +221,7 @@ class Pod(Block):
     def _skews(self) -> dict[str, tuple[int, int, Callable[[], Skew]]]:
         """name -> (lanes, lane width, factory) of the input skew and the output de-skew."""
         tags = 2 if self.narrow_mant_bits is not None else 1  # bank bit (+ narrow-mode bit)
-        return {"skew": (self.rows, self.sel * (self.mant_bits + 1) + tags, self.make_skew),
+        return {"skew": (self.rows, self.sel * self.ow + tags, self.make_skew),
                 "deskew": (self.cols, self.acc_width, self.make_deskew)}
 
     def make_skew(self) -> Skew:
@@ -202,15 +245,15 @@ class Pod(Block):
     @property
     def register_bits(self) -> dict[str, int]:
         """Flip-flop count by part (all registers; the pod has no SRAM)."""
-        R, C, mw = self.rows, self.cols, self.mant_bits + 1
+        R, C, mw = self.rows, self.cols, self.ow
         sel = self.m if self.sparse else 1
         sat_bits = (R + C - 1).bit_length()
         parts = {
             "pe_array": R * C * PE.count_register_bits(self.arith, sel),
             "input_skew": R * (R - 1) // 2 * (sel * mw + 1 + int(self.arith.has_mode)),
             "output_deskew": C * (C - 1) // 2 * self.acc_width,
-            "token_pipeline": self.latency * (3 + EXP_WIDTH + self.tag_bits),
-            "weight_exponents": 2 * C * EXP_WIDTH,  # ew0/ew1
+            "token_pipeline": self.latency * (3 + self.exp_bits + self.tag_bits),
+            "weight_exponents": 2 * C * self.exp_bits,  # ew0/ew1
             "control": 2 + 2 * sat_bits + 2 + (max(R, 2) - 1).bit_length(),
         }
         parts["total"] = sum(parts.values())
@@ -229,13 +272,16 @@ class Pod(Block):
     def elaborate(self, platform):  # noqa: ARG002
         m = Module()
         R, C = self.rows, self.cols
-        mw = self.mant_bits + 1
+        mw = self.ow
+        XB = self.exp_bits
         sel = self.m if self.sparse else 1
         L = self.latency
         SAT = R + C - 1  # counter saturation: the largest threshold, j + C for j = R - 1
 
         def operand(x):
             """A mantissa field as the PEs read it (narrow mode keeps the low bits)."""
+            if not self.arith.block_exponent:
+                return x  # FP32 lanes: bit patterns
             x = x.as_signed()
             if self.narrow_mant_bits is None:
                 return x
@@ -248,7 +294,7 @@ class Pod(Block):
         lb = Signal()  # bank the weight loader is filling
         # range(2) at least: a 1-row pod keeps a (constant 0) 1-bit counter, not a 0-bit wire.
         load_row = Signal(range(max(R, 2)), name="load_row")
-        ew = [Signal(C * EXP_WIDTH, name=f"ew{b}", reset_less=True) for b in range(2)]
+        ew = [Signal(C * XB, name=f"ew{b}", reset_less=True) for b in range(2)] if XB else None
 
         advance = Signal()
         tv = Signal(L, name="tok_valid")  # one valid bit per pipeline stage
@@ -278,7 +324,9 @@ class Pod(Block):
                 m.d.sync += [load_row.eq(0), lb.eq(~lb)]
                 for b in range(2):
                     with m.If(lb == b):
-                        m.d.sync += [full[b].eq(1), ew[b].eq(self.w.payload.exp)]
+                        m.d.sync += full[b].eq(1)
+                        if XB:
+                            m.d.sync += ew[b].eq(self.w.payload.exp)
             with m.Else():
                 m.d.sync += load_row.eq(load_row + 1)
         with m.If(fold_end):
@@ -292,12 +340,14 @@ class Pod(Block):
         # ---- token pipeline: valid / last / bank / activation exponent ---------------------
         with m.If(advance):
             m.d.sync += tv.eq(Cat(act_fire, tv[: L - 1]) if L > 1 else act_fire)
-        tok_in = Cat(self.act.payload.exp, self.act.payload.last, ab)
+        tok_in = Cat(self.act.payload.last, ab)
+        if XB:
+            tok_in = Cat(self.act.payload.exp, tok_in)
         if self.tag_bits:
             tok_in = Cat(tok_in, self.act.payload.tag)
         tok = shift_line(m, tok_in, L, advance, "tok_data")
-        t_exp = tok[:EXP_WIDTH].as_signed()
-        t_last, t_bank = tok[EXP_WIDTH], tok[EXP_WIDTH + 1]
+        t_exp = tok[:XB].as_signed() if XB else None
+        t_last, t_bank = tok[XB], tok[XB + 1]
 
         # ---- input skew: row r sees its activations (bank bit, mode bit) r cycles late -----
         # The narrow mode is sampled with each accepted activation beat and travels with it:
@@ -337,7 +387,7 @@ class Pod(Block):
             psum[c * aw:(c + 1) * aw] for c in reversed(range(C)))))]
         cols_out = [deskew.out_data[(C - 1 - c) * aw:(C - c) * aw] for c in range(C)]
         res_exp = []
-        for c in range(C):
+        for c in range(C if XB else 0):
             e = Signal(signed(PROD_EXP_WIDTH), name=f"res_exp{c}")
             sl = slice(c * EXP_WIDTH, (c + 1) * EXP_WIDTH)
             m.d.comb += e.eq(t_exp + Mux(t_bank, ew[1][sl].as_signed(), ew[0][sl].as_signed()))
@@ -345,10 +395,10 @@ class Pod(Block):
         m.d.comb += [
             self.res.valid.eq(tv[L - 1]),
             self.res.payload.data.eq(Cat(*cols_out)),
-            self.res.payload.exp.eq(Cat(*res_exp)),
+            *([self.res.payload.exp.eq(Cat(*res_exp))] if XB else []),
             self.res.payload.last.eq(t_last),
         ]
         if self.tag_bits:
-            m.d.comb += self.res.payload.tag.eq(tok[EXP_WIDTH + 2:])
+            m.d.comb += self.res.payload.tag.eq(tok[XB + 2:])
         return m
 

@@ -203,6 +203,7 @@ CONFIGS = [
     ("4x4-hbfp6n4-2of4-t8", "4x4", "hbfp6:hbfp4", "2:4", 8, (10, 7, 21)),
     ("8x8-hbfp4-t16", "8x8", "hbfp4", None, 16, (37, 11, 19)),
     ("8x8-hbfp6-sr-t3", "8x8:stochastic", "hbfp6", None, 3, (7, 9, 17)),
+    ("4x3-fp32-t4", "4x3", "fp32", None, 4, (11, 7, 10)),
 ]
 
 

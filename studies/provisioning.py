@@ -95,7 +95,68 @@ def _plan(quick: bool) -> dict[str, tuple[str, DesignConfig | None]]:
             plan[f"sparsedot/{f}/{mb}/{sp}"] = ("sparsedot", _cfg(f, mb, sparsity=sp))
     for r in pods:
         plan[f"pod/{r}"] = ("pod", _cfg("hbfp6", r, rows=r, cols=r))
+    plan.update(engine_plan(quick))
     return plan
+
+
+#: Whole cores compared (key suffix -> DesignConfig keywords): the engine shell around an
+#: HBFP pod (dense, 2:4, with the narrow mode) and around the FP32 baseline array.
+ENGINES = {
+    "fp32": {"format": "fp32"},
+    "hbfp8": {"format": "hbfp8"},
+    "hbfp6": {"format": "hbfp6"},
+    "hbfp4": {"format": "hbfp4"},
+    "hbfp6n4": {"format": "hbfp6", "narrow_format": "hbfp4"},
+    "hbfp6/2:4": {"format": "hbfp6", "sparsity": "2:4"},
+    "hbfp4/2:4": {"format": "hbfp4", "sparsity": "2:4"},
+}
+#: Output-buffer height of the compared engines (the same for all of them).
+ENGINE_TILE = 16
+
+
+def engine_pod(quick: bool) -> int:
+    """R = C of the compared engines."""
+    return 4 if quick else 8
+
+
+def engine_plan(quick: bool) -> dict[str, tuple[str, DesignConfig | None]]:
+    r = engine_pod(quick)
+    return {f"engine/{k}": ("engine", DesignConfig(rows=r, cols=r, tile=ENGINE_TILE, **kw))
+            for k, kw in ENGINES.items()}
+
+
+def engines_section(res: dict[str, dict[str, Point]], units: list[str], quick: bool
+                    ) -> list[str]:
+    """Whole cores per MAC: everything inside the engine (converter, pod, normalizers, FP32
+    adders, FIFOs, the output buffer in flip-flops) divided by R*C, and per effective MAC
+    (x M/N with N:M sparsity); "vs FP32" = the FP32 engine's figure / this one."""
+    r = engine_pod(quick)
+    libs = list(res)
+    out = [f"## Whole cores: {r}x{r} engines, FP32 in and out (tile {ENGINE_TILE} rows)", "",
+           "Everything an engine holds (converter, pod, per-column normalizers and FP32 "
+           "adders, FIFOs, output buffer in flip-flops) per MAC of the array; the FP32 engine "
+           "is the same shell around an array of FP32 multiply-add PEs (`FMT=fp32`). Per "
+           "effective MAC divides by R*C*M/N. The INT8 array of the same shell is not built "
+           "yet.", "",
+           "| core | " + " | ".join(f"{u} / MAC | {u} / eff. MAC | vs FP32"
+                                    for u in units) + " |",
+           "|---|" + "---:|---:|---:|" * len(units)]
+    for k, kw in ENGINES.items():
+        n, m = (int(x) for x in kw["sparsity"].split(":")) if "sparsity" in kw else (1, 1)
+        cells = []
+        for lt, u in zip(libs, units, strict=True):
+            v = _val(res[lt][f"engine/{k}"], u) / (r * r)
+            eff = v * n / m
+            base = _val(res[lt]["engine/fp32"], u) / (r * r)
+            cells.append(f"{_fmt(v)} | {_fmt(eff)} | {_ratio(base, eff)}")
+        name = {"hbfp6n4": "HBFP6 + HBFP4 mode", "fp32": "FP32 array"}.get(
+            k, k.upper().replace("/", " "))
+        out.append(f"| {name} | " + " | ".join(cells) + " |")
+    out += ["", f"Beside them: Accuracy Boosters report {ANCHORS['boosters_silicon']}x less "
+            f"silicon than FP32 and HBFP up to {ANCHORS['hbfp_throughput']}x FP32 throughput "
+            "(see \"Published anchors\"); the column \"vs FP32\" above is our whole-core "
+            "counterpart, with the same output buffer in every core.", ""]
+    return out
 
 
 def sweep_blocks(quick: bool) -> tuple[int, ...]:
@@ -273,6 +334,7 @@ def build_tables(res: dict[str, dict[str, Point]], units: list[str], quick: bool
             cells.append(f"{_fmt(v, 0)} | {_fmt(v / (r * r))}")
         out.append(f"| {r}x{r} | " + " | ".join(cells) + " |")
     out.append("")
+    out += engines_section(res, units, quick)
     return out
 
 

@@ -158,6 +158,9 @@ def draw_pod(rng: random.Random, s: Sizes) -> Point:
 def draw_engine(rng: random.Random, s: Sizes) -> Point:
     rows = _pick(rng, 2, s.pod_dim, 3, 5)
     cols = _pick(rng, 1, s.pod_dim, 2, 3)
+    if rng.random() < 0.2:  # the FP32 baseline array in the engine shell
+        return Point("engine", _cfg(rows=rows, cols=cols, format="fp32",
+                                    tile=_pick(rng, 1, 300, 2, 64), name=_name(rng)))
     f = _fmt(rng, narrow=True)
     sp = None
     if rng.random() < 0.5:
@@ -274,6 +277,7 @@ EDGES = {
     "pod-1x1-hbfp4": P("pod", {"rows": 1, "cols": 1, "format": "hbfp4"}),
     # engines: the smallest (2x1, one-row tile), a prime shape with 1:3 and a narrow mode
     "engine-2x1-tile1": P("engine", {"rows": 2, "cols": 1, "format": "hbfp4", "tile": 1}),
+    "engine-2x3-fp32": P("engine", {"rows": 2, "cols": 3, "format": "fp32", "tile": 3}),
     "engine-3x5-1of3-narrow-sr": P("engine", {"rows": 3, "cols": 5, "format": "hbfp8",
                                               "narrow_format": "hbfp6", "sparsity": "1:3",
                                               "rounding": "stochastic", "pipeline": 2}),

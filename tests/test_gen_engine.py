@@ -77,6 +77,10 @@ def test_cli_writes_default_dir_and_summary(tmp_path):
     ({"POD": "4x4", "PIPELINE": "4"}, "PIPELINE=4: a 4-row engine cannot hide a 4-stage"),
     ({"POD": "1x4"}, "an engine needs at least 2 pod rows"),
     ({"POD": "4x4", "SPARSITY": "3:4"}, "SPARSITY"),
+    ({"POD": "4x4", "FMT": "fp32", "SPARSITY": "2:4"}, "the FP32 baseline array has no"),
+    ({"POD": "4x4", "FMT": "fp32", "PIPELINE": "2"}, "PIPELINE=2: the FP32 engine has no"),
+    ({"POD": "4x4", "FMT": "fp32", "ACC": "24"}, "sums are 32-bit FP32 words"),
+    ({"POD": "4x4", "FMT": "fp32", "ROUNDING": "stochastic"}, "does no conversion"),
 ])
 def test_cli_bad_values_one_line_nothing_written(tmp_path, env, hint):
     r = run_gen("--make", cwd=tmp_path, env=env)
@@ -102,3 +106,23 @@ def test_make_gen_top_engine(tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 2 and "TOP=bogus: must be pod or engine" in r.stderr
     assert not (tmp_path / "ex").exists()
+
+
+def test_fp32_engine_is_the_same_shell_around_fp32_pes():
+    d = generate_engine(DesignConfig(rows=4, cols=3, format="fp32", tile=4))
+    text = d.files["sqgen_engine.v"]
+    names = re.findall(r"^module (\S+)\(", text, re.M)
+    assert "sqgen_engine_convert" not in names and "sqgen_engine_norm" not in names
+    assert {"sqgen_engine_pod", "sqgen_engine_buffer", "sqgen_engine_pe"} <= set(names)
+    man = d.manifest
+    assert man["arith"] == "fp32" and man["latencies"]["input"] == 1
+    widths = {p["name"]: p["width"] for p in man["ports"]}
+    assert widths["w__payload"] == 3 * 32 and widths["act__payload"] == 4 * 32 + 3
+
+
+def test_fp32_format_is_refused_by_other_generators(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "gen", "pod", "--make"], capture_output=True,
+                       text=True, cwd=tmp_path, env={"PYTHONPATH": str(ROOT),
+                                                     "PATH": "/usr/bin:/bin", "FMT": "fp32"})
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert "FMT=fp32: the FP32 baseline array is built by the engine" in r.stderr

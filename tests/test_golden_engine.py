@@ -166,3 +166,30 @@ def test_bad_geometry(bad, field):
     with pytest.raises(ParamError) as e:
         EngineGeometry(**g)
     assert e.value.field == field
+
+
+def test_fp32_engine_is_a_chain_of_float32_multiply_adds():
+    """FP32 baseline: per fold, acc = +0 then acc = f32(acc + f32(w[r] * a[r])) top to bottom;
+    folds added in ascending k; checked with NumPy float32 arithmetic (no subnormals here)."""
+    geo = EngineGeometry(rows=4, cols=3, mant_bits=23, acc_width=32, tile=5, arith="fp32",
+                         convert_latency=0)
+    rng = np.random.default_rng(8)
+    M, N, K = 7, 5, 10
+    a = rng.standard_normal((M, K)).astype(np.float32)
+    w = rng.standard_normal((K, N)).astype(np.float32)
+    got = engine_program(a, w, geo).out
+    kp = 12
+    ap = np.zeros((M, kp), np.float32)
+    ap[:, :K] = a
+    wp = np.zeros((kp, N), np.float32)
+    wp[:K] = w
+    ref = np.zeros((M, N), np.float32)
+    for k in range(3):
+        part = np.zeros((M, N), np.float32)
+        for r in range(4):
+            part = (part + (ap[:, 4 * k + r, None] * wp[None, 4 * k + r]).astype(np.float32)
+                    ).astype(np.float32)
+        ref = part if k == 0 else (ref + part).astype(np.float32)
+    assert (got == f32_bits(ref)).all()
+    with pytest.raises(ParamError):
+        EngineGeometry(rows=4, cols=3, mant_bits=23, acc_width=32, tile=5, arith="fp32")

@@ -25,7 +25,7 @@ def make_engine(geo: EngineGeometry) -> Engine:
                   narrow_mant_bits=geo.narrow_mant_bits, stochastic=geo.stochastic,
                   offset_bits=geo.offset_bits, seed=geo.seed,
                   convert_pipeline=geo.convert_latency,
-                  normalize_pipeline=geo.normalize_latency)
+                  normalize_pipeline=geo.normalize_latency, arith=geo.arith)
 
 
 def run_engine(geo: EngineGeometry, prog, *, stall_p: float = 0.0, gap_p: float = 0.0,
@@ -105,6 +105,11 @@ CASES = [
     (dict(rows=4, cols=4, mant_bits=3, acc_width=20, tile=1), (3, 4, 8)),
     (dict(rows=4, cols=2, mant_bits=7, acc_width=29, tile=5, normalize_latency=3,
           convert_latency=2), (6, 3, 9)),
+    # the FP32 baseline array in the same engine shell
+    (dict(rows=4, cols=3, mant_bits=23, acc_width=32, tile=4, arith="fp32",
+          convert_latency=0), (9, 5, 10)),
+    (dict(rows=2, cols=2, mant_bits=23, acc_width=32, tile=1, arith="fp32",
+          convert_latency=0), (3, 3, 5)),
 ]
 
 
