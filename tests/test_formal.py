@@ -152,7 +152,7 @@ class SubMAC(MantissaMAC):
 
     name: str = "hbfp_sub"
 
-    def mac(self, acc, w, a):
+    def mac(self, acc, w, a, m=None):
         return acc - w * a
 
 

@@ -82,7 +82,8 @@ def test_width_overrides_and_targets_registry(tmp_path: Path, capsys) -> None:
         (["--mant-bits", "7", "--narrow-mant-bits", "7"], "narrow mantissa width"),
         (["--mant-bits", "7", "--narrow-format", "hbfp4"], "--narrow-mant-bits"),
         (["--pipeline", "0"], "pipeline depth"),
-        (["--format", "fp32"], "format must be one of"),
+        (["--format", "fp32"], "the FP32 baseline array is built by the engine"),
+        (["--format", "fp16"], "format must be one of"),
     ],
 )
 def test_bad_input_refused_nothing_written(tmp_path: Path, capsys, args, msg) -> None:
