@@ -31,6 +31,7 @@ __all__ = [
     "CosimRun",
     "tb_config_from_env",
     "tb_record",
+    "record_gemm",
     "ROOT",
     "BUILD",
     "toolchain_env",
@@ -227,6 +228,15 @@ def tb_record(record: Mapping) -> None:
     recs = json.loads(p.read_text()) if p.exists() else []
     recs.append(dict(record))
     p.write_text(json.dumps(recs, indent=1))
+
+
+def record_gemm(test: str, mnk: Sequence[int], cycles: int, wall: float) -> None:
+    """cocotb side: :func:`tb_record` of one GEMM run's figures (cycles, wall seconds, MACs per
+    wall-second, cycles per wall-second), the record every bench reads."""
+    M, N, K = (int(x) for x in mnk)
+    tb_record({"test": test, "gemm": [M, N, K], "cycles": int(cycles), "wall_s": wall,
+               "macs": M * N * K, "macs_per_wall_s": M * N * K / wall if wall else None,
+               "cycles_per_wall_s": cycles / wall if wall else None})
 
 
 def cosim(

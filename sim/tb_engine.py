@@ -24,8 +24,8 @@ from gen.cmd_engine import engine_config, generate_engine, geometry
 from gen.config import DesignConfig, parse_pod
 from golden.engine import EngineGeometry, EngineLayout, engine_program, engine_schedule
 from golden.stimulus import engine_operands
-from sim.common import BUILD
 from sim.vlib import (
+    BUILD,
     Bernoulli,
     Bursts,
     CosimRun,
@@ -35,11 +35,11 @@ from sim.vlib import (
     clock_and_reset,
     cosim,
     expect_quiet,
+    record_gemm,
     run_streams,
     sim_param,
     simulators,
     tb_config_from_env,
-    tb_record,
 )
 from sim.vlib.player import (
     PLAYER_TOP,
@@ -121,11 +121,7 @@ class EngineTB:
         sb.check()
 
     def report(self, name: str) -> None:
-        M, N, K = self.mnk
-        tb_record({"test": name, "gemm": [M, N, K], "cycles": self.cycles,
-                   "wall_s": self.wall, "macs": M * N * K,
-                   "macs_per_wall_s": M * N * K / self.wall if self.wall else None,
-                   "cycles_per_wall_s": self.cycles / self.wall if self.wall else None})
+        record_gemm(name, self.mnk, self.cycles, self.wall)
 
 
 @cocotb.test()
@@ -190,10 +186,7 @@ async def cocotb_engine_player(dut):
         sb.expect(cycles == int(want["cycles"]), f"measured {cycles} cycles, "
                   f"golden.engine.engine_cycles says {int(want['cycles'])}")
     sb.check()
-    M, N, K = (int(x) for x in want["mnk"])
-    tb_record({"test": "player", "gemm": [M, N, K], "cycles": cycles, "wall_s": wall,
-               "macs": M * N * K, "macs_per_wall_s": M * N * K / wall,
-               "cycles_per_wall_s": cycles / wall})
+    record_gemm("player", want["mnk"], cycles, wall)
 
 
 # ---- pytest runner --------------------------------------------------------------------------

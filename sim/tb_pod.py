@@ -39,11 +39,11 @@ from sim.vlib import (
     clock_and_reset,
     cosim,
     expect_quiet,
+    record_gemm,
     run_streams,
     sim_param,
     simulators,
     tb_config_from_env,
-    tb_record,
 )
 
 #: Builds an idle / stall pattern from the run's generator (``None``: never idle / stalling).
@@ -144,11 +144,7 @@ class PodTB:
         sb.check()
 
     def report(self, name: str) -> None:
-        M, N, K = self.mnk
-        tb_record({"test": name, "gemm": [M, N, K], "cycles": self.cycles,
-                   "wall_s": self.wall, "macs": M * N * K,
-                   "macs_per_wall_s": M * N * K / self.wall if self.wall else None,
-                   "cycles_per_wall_s": self.cycles / self.wall if self.wall else None})
+        record_gemm(name, self.mnk, self.cycles, self.wall)
 
 
 @cocotb.test()

@@ -139,13 +139,7 @@ def draw_pod(rng: random.Random, s: Sizes) -> Point:
     rows = _pick(rng, 1, s.pod_dim, 3, 5, 7)
     cols = _pick(rng, 1, s.pod_dim, 2, 3, 7)
     f = _fmt(rng, narrow=True)
-    sp = None
-    if rng.random() < 0.5:
-        for _ in range(20):
-            n, m = _nm(rng)
-            if rows % n == 0 and rows // n * m <= s.pod_fold:
-                sp = (n, m)
-                break
+    sp = _pod_nm(rng, rows, s)
     n, m = sp or (1, 1)
     kf = rows // n * m
     block = kf * rng.choice([1, 1, 2]) if rng.random() < 0.4 else None
@@ -155,6 +149,16 @@ def draw_pod(rng: random.Random, s: Sizes) -> Point:
                              acc_width=_acc(rng, need), name=_name(rng)))
 
 
+def _pod_nm(rng: random.Random, rows: int, s: Sizes) -> tuple[int, int] | None:
+    """Half the time an N:M pattern that fits ``rows`` (N divides it, fold within limits)."""
+    if rng.random() < 0.5:
+        for _ in range(20):
+            n, m = _nm(rng)
+            if rows % n == 0 and rows // n * m <= s.pod_fold:
+                return n, m
+    return None
+
+
 def draw_engine(rng: random.Random, s: Sizes) -> Point:
     rows = _pick(rng, 2, s.pod_dim, 3, 5)
     cols = _pick(rng, 1, s.pod_dim, 2, 3)
@@ -162,13 +166,7 @@ def draw_engine(rng: random.Random, s: Sizes) -> Point:
         return Point("engine", _cfg(rows=rows, cols=cols, format="fp32",
                                     tile=_pick(rng, 1, 300, 2, 64), name=_name(rng)))
     f = _fmt(rng, narrow=True)
-    sp = None
-    if rng.random() < 0.5:
-        for _ in range(20):
-            n, m = _nm(rng)
-            if rows % n == 0 and rows // n * m <= s.pod_fold:
-                sp = (n, m)
-                break
+    sp = _pod_nm(rng, rows, s)
     n, m = sp or (1, 1)
     kf = rows // n * m
     need = min_acc_width(FORMATS[f["format"]], kf)

@@ -4,12 +4,6 @@ loop vs a plain C++ Verilator harness, same design), and the layer's FP32 error.
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import tempfile
-import time
-from pathlib import Path
-
 import numpy as np
 
 from gen.cmd_engine import engine_config, geometry
@@ -18,20 +12,11 @@ from golden.interplay import compress, dot_error
 from sim.common import ROOT, VERILATOR_BUILD_ARGS
 from sim.tb_engine import build_and_run, design_config, run_player
 from sim.vlib.player import cxx_harness
+from studies.bench.bench_pod import gen_wall
 from studies.engine_layers import layer_error, layer_gemm
 from studies.minilm import study_extra_missing
 
 LAYER = "layer.0.attention.self.query"
-
-
-def gen_wall(pod: str) -> float:
-    """Wall seconds of ``make gen POD=<pod> TOP=engine`` (its CLI)."""
-    with tempfile.TemporaryDirectory(prefix="sqgen-bench-") as tmp:
-        t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "gen", "engine", "--make", "--pod", pod,
-                        "--out", str(Path(tmp) / "e")], check=True, cwd=ROOT,
-                       capture_output=True, text=True)
-        return time.perf_counter() - t0
 
 
 def operands() -> tuple[np.ndarray, np.ndarray, str]:
@@ -44,7 +29,8 @@ def operands() -> tuple[np.ndarray, np.ndarray, str]:
 
 
 def main() -> None:
-    print(f"make gen POD=32x32 TOP=engine: {gen_wall('32x32'):.1f} s wall (goal 20 s)", flush=True)
+    wall = gen_wall("32x32", "engine")
+    print(f"make gen POD=32x32 TOP=engine: {wall:.1f} s wall (goal 20 s)", flush=True)
     a, w, what = operands()
     M, K = a.shape
     N = w.shape[1]

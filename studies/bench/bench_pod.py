@@ -14,12 +14,13 @@ from sim import tb_pod
 from sim.common import ROOT
 
 
-def gen_wall(pod: str) -> float:
-    """Wall seconds of ``python -m gen pod --pod <pod>`` (what ``make gen POD=<pod>`` runs)."""
+def gen_wall(pod: str, top: str = "pod") -> float:
+    """Wall seconds of ``python -m gen <top> --pod <pod>`` (what ``make gen POD=<pod>
+    TOP=<top>`` runs)."""
     with tempfile.TemporaryDirectory(prefix="sqgen-bench-") as tmp:
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "gen", "pod", "--make", "--pod", pod,
-                        "--out", str(Path(tmp) / "pod")], check=True, cwd=ROOT,
+        subprocess.run([sys.executable, "-m", "gen", top, "--make", "--pod", pod,
+                        "--out", str(Path(tmp) / top)], check=True, cwd=ROOT,
                        capture_output=True, text=True)
         return time.perf_counter() - t0
 
