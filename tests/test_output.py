@@ -150,6 +150,10 @@ def _whole(out: Path) -> str | None:
     return man["tag"]
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _leftovers(parent: Path) -> list[str]:
     return sorted(p.name for p in parent.iterdir() if p.name.startswith("."))
 
@@ -171,8 +175,10 @@ def test_killed_regeneration_leaves_old_or_new_and_is_cleaned(tmp_path, sig):
     for i in range(60):
         if i >= 14 and seen == {True, False}:
             break
+        # SIGINT as an interactive shell would deliver it: a runner started in the background
+        # inherits SIGINT ignored, and Python then never raises KeyboardInterrupt.
         p = subprocess.Popen([sys.executable, "-c", _WRITER, str(out), f"v{i + 1}", "60"],
-                             env=env, stderr=subprocess.DEVNULL)
+                             env=env, stderr=subprocess.DEVNULL, preexec_fn=_default_sigint)
         lo, hi = (0.05, 0.7) if i % 2 == 0 else (0.9, 2.0)
         time.sleep(rng.uniform(lo, hi) * full)
         p.send_signal(sig)
