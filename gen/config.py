@@ -18,6 +18,7 @@ import yaml
 
 from golden.facts import (
     HBFP_FORMATS,
+    MAX_TILE,
     ParamError,
     default_acc_width,
     hbfp_mant_bits,
@@ -58,7 +59,7 @@ LIMITS: dict[str, tuple[int, int]] = {
     "block_size": (1, 4096),
     "acc_width": (2, 64),
     "pipeline": (1, 16),
-    "tile": (1, 65536),
+    "tile": (1, MAX_TILE),
 }
 #: How each field is named in messages.
 FIELD_NAMES = {

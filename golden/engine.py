@@ -43,10 +43,10 @@ from golden.arith_fp import (
     lfsr_offsets,
     normalize,
 )
-from golden.facts import EXP_WIDTH, ParamError, check_index, parse_nm
+from golden.facts import EXP_WIDTH, MAX_TILE, ParamError, check_index
 from golden.formats import hbfp_encode
 from golden.sparsity import nm_prune
-from golden.systolic import PodGeometry, PodLayout, compress_fold, fold_cycles
+from golden.systolic import PodGeometry, PodLayout, _sext, compress_fold, fold_cycles
 
 __all__ = [
     "EngineGeometry",
@@ -99,13 +99,13 @@ class EngineGeometry:
                                      or self.narrow_mant_bits is not None):
             raise ParamError("the FP32 engine is dense, without a narrow mode or a converter "
                              "(convert_latency 0)", field="format")
-        check_index(self.tile, "tile height")
-        if self.tile < 1:
-            raise ParamError(f"tile height must be at least 1 row, not {self.tile}", field="tile")
+        t = check_index(self.tile, "tile height")
+        if not 1 <= t <= MAX_TILE:
+            raise ParamError(f"tile height must be 1..{MAX_TILE} rows, not {t}", field="tile")
         if self.in_latency > self.rows:
             raise ParamError(
-                f"a {self.rows}-row engine cannot hide its {self.in_latency}-cycle input "
-                "pipeline behind the first weight load; use a converter pipeline of at most "
+                f"a {self.rows}-row engine cannot hide a {self.convert_latency}-stage converter "
+                "behind its first weight load: use a converter pipeline of at most "
                 f"{self.rows - 1}", field="pipeline")
 
     @property
@@ -386,11 +386,6 @@ def _fp32_array_sums(lanes: np.ndarray, qw: np.ndarray, sched: list[EngineFold],
     return v
 
 
-def _sext(x: np.ndarray, bits: int) -> np.ndarray:
-    x = np.asarray(x, dtype=np.int64) & ((1 << bits) - 1)
-    return np.where(x >= 1 << (bits - 1), x - (1 << bits), x)
-
-
 class EngineLayout:
     """Bit layout of the engine's flat stream payloads (LSB first).
 
@@ -506,8 +501,3 @@ def engine_program(a: np.ndarray, w: np.ndarray, geo: EngineGeometry, *,
     return EngineProgram(w_beats, act_beats, np.concatenate(rows), np.concatenate(last),
                          full[:, :N],
                          len(sched), engine_cycles(M, N, K, geo), sched)
-
-
-def parse_engine_sparsity(spec: str | tuple[int, int] | None) -> tuple[int, int]:
-    """``(N, M)`` of a sparsity spec, dense ``(1, 1)``."""
-    return parse_nm(spec) or (1, 1)

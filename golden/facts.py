@@ -31,6 +31,7 @@ __all__ = [
     "EXP_WIDTH",
     "PROD_EXP_WIDTH",
     "ZERO_BLOCK_EXP",
+    "MAX_TILE",
     "MAX_BLOCK_EXP",
     "mant_width",
     "NM_MAX_M",
@@ -232,6 +233,9 @@ def hbfp_mant_bits(name: Any, *, what: str = "format") -> int:
 
 
 # ---- N:M structured sparsity --------------------------------------------------------------
+#: Largest engine output-buffer height (rows of C FP32 words; ``TILE=``).
+MAX_TILE = 1 << 16
+
 #: Largest group size M the hardware decodes (a 4-bit index).
 NM_MAX_M = 16
 

@@ -240,14 +240,11 @@ class FP32ToHBFP(Block):
 
         # Narrow mode: the same alignment m - n places further right, saturating at 2^n - 1.
         if self._narrow is not None:
-            extra = mb - self._narrow
-            dist_b = [Mux(mode_b, d + extra, d) for d in dist_b]
-            qmax_of = lambda q: Mux(mode_b, (1 << self._narrow) - 1, q)  # noqa: E731
-        else:
-            qmax_of = lambda q: q  # noqa: E731
+            dist_b = [Mux(mode_b, d + (mb - self._narrow), d) for d in dist_b]
 
         # Stage B: per-lane alignment and rounding.
         qmax = (1 << mb) - 1
+        qm = qmax if self._narrow is None else Mux(mode_b, (1 << self._narrow) - 1, qmax)
         exp_b = Signal(signed(EXP_WIDTH))
         # e = max(field, 1) - 126; a field of 255 (NaN/Inf) lands on 129, the invalid marker.
         m.d.comb += exp_b.eq(fmax_b - 126)
@@ -279,7 +276,6 @@ class FP32ToHBFP(Block):
                 inc = guard & (sticky | qmag[0])
                 r = Signal(mb + 1, name=f"r{i}")
                 m.d.comb += r.eq(qmag + inc)
-                qm = qmax_of(qmax)
                 rs = Mux(r > qm, qm, r)  # round-up of 2^m - 1/2 and above saturates
                 m.d.comb += mant_b[i].eq(Mux(sign, -rs, rs))
             else:
@@ -298,7 +294,6 @@ class FP32ToHBFP(Block):
                 z = Signal(signed(mb + B + 2), name=f"z{i}")
                 m.d.comb += z.eq(t + lfsr[i][0:B])
                 q = z[B:].as_signed()
-                qm = qmax_of(qmax)
                 m.d.comb += mant_b[i].eq(Mux(q > qm, qm, Mux(q < -qm, -qm, q)))
 
         # Output registers (stage count = stages_left >= 1); an invalid block's mantissas are 0.

@@ -39,7 +39,8 @@ from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from golden.facts import EXP_WIDTH, PROD_EXP_WIDTH, ParamError, check_index
+from golden.engine import EngineGeometry
+from golden.facts import EXP_WIDTH, MAX_TILE, PROD_EXP_WIDTH, ParamError, check_index
 from hw.block import Block
 from hw.convert import FP32ToHBFP
 from hw.delay import shift_line
@@ -48,12 +49,10 @@ from hw.hier import place
 from hw.normalize import HBFPToFP32
 from hw.pod import Pod
 
-__all__ = ["Engine", "OutputBuffer", "ENGINE_TAGS", "MAX_TILE"]
+__all__ = ["Engine", "OutputBuffer", "ENGINE_TAGS"]
 
 #: The tag bits the pod carries from each activation row to its result row, LSB first.
 ENGINE_TAGS = ("first", "final", "invalid", "narrow")
-#: Largest output-buffer height (rows of C FP32 words).
-MAX_TILE = 1 << 16
 
 
 class OutputBuffer(Block):
@@ -133,18 +132,14 @@ class Engine(Block):
               prefix: str | None = None) -> None:
         Pod.check(rows=rows, cols=cols, mant_bits=mant_bits, acc_width=acc_width,
                   sparsity=sparsity, narrow_mant_bits=narrow_mant_bits, arith=arith)
-        t = check_index(tile, "tile height")
-        if not 1 <= t <= MAX_TILE:
-            raise ParamError(f"tile height must be 1..{MAX_TILE} rows, not {t}", field="tile")
         cp = check_index(convert_pipeline, "converter pipeline depth")
         if operator.index(rows) < 2:
             raise ParamError(f"an engine needs at least 2 pod rows, not {rows}: its converter "
                              "hides behind the first weight load", field="rows")
-        if cp + 1 > operator.index(rows):
-            raise ParamError(
-                f"a {rows}-row engine cannot hide a {cp}-stage converter behind its first "
-                f"weight load: use a converter pipeline of at most {operator.index(rows) - 1}",
-                field="pipeline")
+        # The tile range and the rule that the input pipeline hides behind the first weight
+        # load are the golden geometry's (one definition).
+        EngineGeometry(operator.index(rows), operator.index(cols), 0, 0, tile,
+                       convert_latency=cp, normalize_latency=1)
         if arith == "fp32":
             if cp != 0 or normalize_pipeline != 1:
                 raise ParamError("the FP32 engine has no converter (convert_pipeline 0) and a "

@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import RisingEdge
 
@@ -219,10 +218,6 @@ async def play(dut: Any, *, period_ns: float = 10, reset_cycles: int = 3) -> int
     await RisingEdge(dut.done)
     assert not int(dut.timeout.value), "player timed out"
     return int(dut.cycles.value)
-
-
-def as_words(x: np.ndarray | Sequence[int]) -> list[int]:
-    return [int(v) for v in x]
 
 
 _HARNESS_CPP = r"""// Plain C++ Verilator harness around the player (sim/vlib/player.py).
