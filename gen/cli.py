@@ -135,9 +135,9 @@ def design_from_args(args: argparse.Namespace, *, baseline: bool = False,
     cfg = build(kwargs, labels, default=str(cfg_path) if cfg_path else None)
     if cfg.is_baseline and not baseline:
         typed = labels.get("format", f"format {cfg.format}")
-        raise ConfigError(f"{typed}: the FP32 baseline array is built by the engine "
-                          f"generator (make gen TOP=engine FMT={cfg.format}); the FP32 MAC "
-                          "block is the fp32mac generator")
+        raise ConfigError(f"{typed}: the {cfg.format.upper()} baseline array is built by the "
+                          f"engine generator (make gen TOP=engine FMT={cfg.format}); the "
+                          f"{cfg.format.upper()} MAC block is the {cfg.format}mac generator")
     return cfg
 
 

@@ -62,6 +62,19 @@ def engine_config(cfg: DesignConfig, *, names: dict[str, str] | None = None) -> 
     """Check the engine constraints of ``cfg``; return the :class:`hw.engine.Engine` kwargs."""
     names = {"block": "--block", "pipeline": "--pipeline", "tile": "--tile",
              "rounding": "--rounding", **(names or {})}
+    if cfg.format == "int8":
+        if cfg.rounding != "nearest_even":
+            raise ConfigError(f"{names['rounding']}={cfg.rounding}: the INT8 engine's quantizer "
+                              "rounds to nearest even; accepted: nearest_even or leave it unset")
+        if cfg.block_size != cfg.rows:
+            raise ConfigError(f"{names['block']}={cfg.block_size}: the INT8 engine takes one "
+                              f"fold slice (R = {cfg.rows} lanes) per beat; accepted: "
+                              f"{cfg.rows} or leave it unset")
+        p = {"rows": cfg.rows, "cols": cfg.cols, "mant_bits": 7, "acc_width": 32,
+             "sparsity": (1, 1), "narrow_mant_bits": None, "tile": cfg.tile,
+             "stochastic": False, "convert_pipeline": cfg.pipeline,
+             "normalize_pipeline": cfg.pipeline, "arith": "int8"}
+        return p
     if cfg.is_baseline:
         if cfg.pipeline != 1:
             raise ConfigError(f"{names['pipeline']}={cfg.pipeline}: the FP32 engine has no "

@@ -76,8 +76,9 @@ def pod_config(cfg: DesignConfig, *, names: dict[str, str] | None = None) -> dic
     names = {"block": "--block", "sparsity": "--sparsity", "pipeline": "--pipeline",
              "rounding": "--rounding", **(names or {})}
     if cfg.is_baseline:
-        raise ConfigError(f"format {cfg.format}: the FP32 baseline array is built by the engine "
-                          f"generator (make gen TOP=engine FMT={cfg.format})", field="format")
+        raise ConfigError(f"format {cfg.format}: the {cfg.format.upper()} baseline array is "
+                          f"built by the engine generator (make gen TOP=engine "
+                          f"FMT={cfg.format})", field="format")
     if cfg.pipeline != 1:
         raise ConfigError(
             f"{names['pipeline']}={cfg.pipeline}: a pod has no pipeline depth (its latency is "

@@ -119,7 +119,7 @@ def check_name(value: Any, *, field: str = "name") -> str:
 
 ROUNDINGS = ("nearest_even", "stochastic")
 #: Formats of the baseline arrays the engine generator also builds (same shell, other PEs).
-BASELINE_FORMATS = ("fp32",)
+BASELINE_FORMATS = ("fp32", "int8")
 
 
 def _field(field: str, fn: Any, *args: Any, **kw: Any) -> Any:
@@ -257,19 +257,21 @@ class DesignConfig:
             )
 
     def _baseline(self) -> None:
-        """``format: fp32``: the FP32 baseline array (engine only): 32-bit operands and sums."""
+        """``format: fp32`` / ``int8``: the FP32 or INT8 baseline array (engine only): 32-bit
+        FP32 operands and sums, or 8-bit codes (``mant_bits`` 7) with INT32 sums."""
         s = object.__setattr__
+        name = self.format.upper()
         for f, v in (("narrow_format", None), ("sparsity", None)):
             if getattr(self, f) not in (None, "", "none", v):
-                raise ConfigError(f"format {self.format}: the FP32 baseline array has no "
+                raise ConfigError(f"format {self.format}: the {name} baseline array has no "
                                   f"{f.replace('_', ' ')}", field=f)
         s(self, "narrow_format", None)
         s(self, "narrow_mant_bits", None)
         s(self, "sparsity", None)
-        s(self, "mant_bits", 23)
+        s(self, "mant_bits", 23 if self.format == "fp32" else 7)
         if self.acc_width is not None and _int_field(self.acc_width, "acc_width") != 32:
-            raise ConfigError(f"format {self.format}: the FP32 array's sums are 32-bit FP32 "
-                              f"words, not {self.acc_width} bits", field="acc_width")
+            raise ConfigError(f"format {self.format}: the {name} array's sums are 32 bits "
+                              f"wide, not {self.acc_width}", field="acc_width")
         s(self, "acc_width", 32)
         bs = self.rows if self.block_size is None else _int_field(self.block_size, "block_size")
         s(self, "block_size", bs)
@@ -281,7 +283,7 @@ class DesignConfig:
 
     @property
     def is_baseline(self) -> bool:
-        """A baseline array format (``fp32``), built by the engine generator only."""
+        """A baseline array format (``fp32``, ``int8``), built by the engine generator only."""
         return self.format in BASELINE_FORMATS
 
     # ---- derived facts ------------------------------------------------------------------

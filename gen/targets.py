@@ -37,8 +37,9 @@ def generate(target: str, cfg: DesignConfig, *, what: str = "target") -> Design:
     if target not in TARGETS:
         raise ConfigError(f"{what}={target!r}: must be one of {', '.join(TARGETS)}")
     if cfg.is_baseline and target != "engine":
-        raise ConfigError(f"format {cfg.format}: the FP32 baseline array is built by the engine "
-                          f"generator ({what}=engine); the FP32 MAC block is {what}=fp32mac",
+        raise ConfigError(f"format {cfg.format}: the {cfg.format.upper()} baseline array is "
+                          f"built by the engine generator ({what}=engine); the "
+                          f"{cfg.format.upper()} MAC block is {what}={cfg.format}mac",
                           field="format")
     if target in SPARSE_ONLY and cfg.nm is None:
         raise ConfigError(f"{what}={target}: needs a sparsity N:M (e.g. 2:4)")

@@ -39,6 +39,11 @@ __all__ = [
     "fp32_add_ftz",
     "fp32_mac_ftz",
     "fp32_mac_sequence",
+    "INT8_QMAX",
+    "INT8_SCALE_FRAC",
+    "quantize_int8",
+    "dequantize_int8",
+    "wrap_int32",
     "f32_bits",
     "bits_f32",
 ]
@@ -334,3 +339,69 @@ def fp32_mac_sequence(a: np.ndarray, b: np.ndarray, first: np.ndarray) -> np.nda
                 acc = _round24_ftz(np.array([pv[i] + _ftz_in(np.array([acc]))[0]]))[0]
         out[i] = acc
     return out
+
+
+# ---- INT8 with FP32 scales (the INT8 baseline engine) --------------------------------------
+
+#: Largest INT8 code magnitude: symmetric quantization uses [-127, 127] (no -128).
+INT8_QMAX = 127
+#: An FP32 scale ``s`` with exponent field ``e`` and significand ``M = 1.f * 2^23`` is
+#: ``M * 2^(e - 150)``: the dequantizer hands ``acc * M`` and ``e`` to a normalizer with this
+#: many fraction bits (one rounding for ``acc * s``).
+INT8_SCALE_FRAC = 150
+
+
+def wrap_int32(v: np.ndarray) -> np.ndarray:
+    """Two's complement wrap of integers to 32 bits (an INT32 accumulator), as int64."""
+    v = np.asarray(v, dtype=np.int64)
+    return ((v + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
+
+
+def quantize_int8(x: np.ndarray, inv_scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """FP32 lanes -> INT8 codes, as ``hw.quantize.FP32ToINT8`` computes them.
+
+    Each lane: ``p = fp32_mul_ftz(x, inv_scale)`` (RNE, denormals flushed), then ``p`` rounded
+    to an integer half to even and saturated to [-127, 127]; a product whose exponent field is
+    255 (Inf, or NaN from an invalid ``inv_scale``) saturates by its sign bit. A lane that is
+    itself NaN or +-Inf gives code 0 and flags its beat ``invalid`` (the engine makes that row's
+    results the canonical NaN).
+
+    Parameters
+    ----------
+    x:
+        ``(..., lanes)`` uint32 FP32 patterns.
+    inv_scale:
+        uint32 FP32 pattern(s) broadcastable to ``x``: the multiplier ``1 / s_a``.
+
+    Returns
+    -------
+    q, invalid:
+        int64 codes of ``x``'s shape, and a bool per beat (``x.shape[:-1]``).
+    """
+    x = np.asarray(x, dtype=np.uint32)
+    inv = np.broadcast_to(np.asarray(inv_scale, dtype=np.uint32), x.shape)
+    p = fp32_mul_ftz(x, inv)
+    bad = ((x >> 23) & 0xFF) == 0xFF
+    top = ((p >> 23) & 0xFF) == 0xFF
+    neg = (p >> 31) == 1
+    v = np.where(top, 0, bits_f32(p).astype(np.float64))
+    q = np.clip(np.rint(v), -INT8_QMAX, INT8_QMAX).astype(np.int64)
+    q = np.where(top, np.where(neg, -INT8_QMAX, INT8_QMAX), q)
+    q = np.where(bad, 0, q)
+    return q, bad.any(axis=-1)
+
+
+def dequantize_int8(acc: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """FP32 patterns of ``acc * s`` rounded once (RNE), as the INT8 engine's output stage does.
+
+    ``acc`` is an INT32 column sum (wrapped to 32 bits first); ``s`` an FP32 scale pattern whose
+    sign is ignored and whose zero or subnormal exponent field reads as 0. The product
+    ``acc * M`` (``M`` the 24-bit significand) is exact and normalized with exponent ``e``
+    (:func:`normalize`, :data:`INT8_SCALE_FRAC` fraction bits), so overflow gives +-Inf and
+    underflow a signed zero, as there. An exponent field of 255 is not a scale (garbage out).
+    """
+    acc = wrap_int32(acc)
+    s = np.broadcast_to(np.asarray(scale, dtype=np.uint32), acc.shape)
+    e = ((s >> 23) & 0xFF).astype(np.int64)
+    mant = np.where(e == 0, 0, (s & 0x7FFFFF).astype(np.int64) | (1 << 23))
+    return normalize(acc * mant, e, INT8_SCALE_FRAC)

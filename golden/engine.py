@@ -37,14 +37,19 @@ import numpy as np
 from golden.arith_fp import (
     CANONICAL_NAN,
     DEFAULT_LFSR_SEED,
+    INT8_QMAX,
+    bits_f32,
     convert_blocks,
+    dequantize_int8,
     fp32_add_ftz,
     fp32_mul_ftz,
     lfsr_offsets,
     normalize,
+    quantize_int8,
+    wrap_int32,
 )
 from golden.facts import EXP_WIDTH, MAX_TILE, ParamError, check_index
-from golden.formats import hbfp_encode
+from golden.formats import hbfp_encode, int8_encode
 from golden.sparsity import nm_prune
 from golden.systolic import PodGeometry, PodLayout, _sext, compress_fold, fold_cycles
 
@@ -59,11 +64,17 @@ __all__ = [
     "encode_weights",
     "engine_gemm",
     "engine_program",
+    "int8_act_scale",
     "FP32_WORD",
+    "ENGINE_ARITHS",
 ]
 
 #: Bits of one FP32 lane.
 FP32_WORD = 32
+#: The engine's PE arithmetics: HBFP, and the FP32 and INT8 baseline arrays in the same shell.
+ENGINE_ARITHS = ("hbfp", "fp32", "int8")
+#: Bits of an INT8 code in the pod.
+INT8_WORD = 8
 
 
 @dataclass(frozen=True)
@@ -87,18 +98,26 @@ class EngineGeometry:
     seed: int = DEFAULT_LFSR_SEED
     convert_latency: int = 1
     normalize_latency: int = 1
-    #: ``"hbfp"``, or ``"fp32"``: the FP32 baseline array (FP32 multiply-add PEs, no converter
-    #: (``convert_latency`` 0), a register for the normalizer, dense, no narrow mode).
+    #: ``"hbfp"``; ``"fp32"``: the FP32 baseline array (FP32 multiply-add PEs, no converter
+    #: (``convert_latency`` 0), a register for the normalizer, dense, no narrow mode);
+    #: ``"int8"``: the INT8 baseline array (8-bit PEs, INT32 column sums, a per-tensor FP32
+    #: activation scale and per-column FP32 weight scales; ``mant_bits`` 7, ``acc_width`` 32,
+    #: dense, no narrow mode).
     arith: str = "hbfp"
 
     def __post_init__(self) -> None:
-        if self.arith not in ("hbfp", "fp32"):
-            raise ParamError(f"engine arithmetic must be hbfp or fp32, not {self.arith!r}",
-                             field="format")
+        if self.arith not in ENGINE_ARITHS:
+            raise ParamError(f"engine arithmetic must be one of {', '.join(ENGINE_ARITHS)}, "
+                             f"not {self.arith!r}", field="format")
         if self.arith == "fp32" and (self.convert_latency != 0 or self.sparsity != (1, 1)
                                      or self.narrow_mant_bits is not None):
             raise ParamError("the FP32 engine is dense, without a narrow mode or a converter "
                              "(convert_latency 0)", field="format")
+        if self.arith == "int8" and (self.sparsity != (1, 1) or self.narrow_mant_bits is not None
+                                     or self.mant_bits != INT8_WORD - 1
+                                     or self.acc_width != 32 or self.stochastic):
+            raise ParamError("the INT8 engine is dense, nearest-even, without a narrow mode, "
+                             "with 8-bit codes (mant_bits 7) and 32-bit sums", field="format")
         t = check_index(self.tile, "tile height")
         if not 1 <= t <= MAX_TILE:
             raise ParamError(f"tile height must be 1..{MAX_TILE} rows, not {t}", field="tile")
@@ -198,18 +217,40 @@ def engine_cycles_formula() -> str:
     )
 
 
+def int8_act_scale(a: np.ndarray) -> np.float32:
+    """The INT8 engine's per-tensor activation scale ``s_a = amax / 127`` (float32), ``amax``
+    over the finite values of ``a`` (1 when they are all zero): calibrated offline on the
+    tensor itself, like the per-column weight scales."""
+    v = bits_f32(_f32_bits(a)).astype(np.float32)
+    fin = v[np.isfinite(v)]
+    amax = np.float32(np.abs(fin).max()) if fin.size else np.float32(0)
+    return np.float32(1) if amax == 0 else np.float32(amax / np.float32(INT8_QMAX))
+
+
+def _inv_scale_bits(s_a: np.float32) -> np.uint32:
+    """The multiplier the INT8 converter applies: ``1 / s_a`` in float32 (its bit pattern)."""
+    return np.float32(np.float32(1) / np.float32(s_a)).view(np.uint32)
+
+
 def encode_weights(w: np.ndarray, geo: EngineGeometry, *, narrow: bool = False,
-                   prune: bool = True) -> tuple[np.ndarray, np.ndarray]:
+                   prune: bool = True, act_scale: float | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """Encode FP32 weights ``K x N`` offline into the engine's HBFP weights.
 
     N:M pruning along K first (``prune=False`` when ``w`` is already N:M sparse), then one HBFP
     block per ``Kf`` slice of every column, nearest-even, at the wide mantissa width (or the
     narrow one with ``narrow``).
 
+    INT8 engine: per-column symmetric codes (``golden.formats.int8_encode`` along K,
+    ``s_w = amax / 127``), and per column the FP32 output scale ``fp32(s_a * s_w)`` with the
+    activation scale ``act_scale`` (:func:`int8_act_scale`), which the pod carries like the
+    HBFP exponents. FP32 engine: the weights' bit patterns.
+
     Returns
     -------
     qw, ew:
-        Mantissas ``K x N`` (int64) and exponents ``ceil(K / Kf) x N``.
+        Mantissas (INT8 codes, FP32 patterns) ``K x N`` (int64) and the per-fold column side
+        data ``ceil(K / Kf) x N``: exponents (HBFP), FP32 output-scale patterns (INT8), zeros.
     """
     w = np.asarray(w, dtype=np.float32)
     if w.ndim != 2:
@@ -219,9 +260,17 @@ def encode_weights(w: np.ndarray, geo: EngineGeometry, *, narrow: bool = False,
         w = nm_prune(w, n, m, axis=0)
     if not np.isfinite(w).all():
         raise ValueError("weights must be finite: HBFP has no NaN or Inf encoding")
+    nkf = math.ceil(w.shape[0] / geo.kf)
     if geo.arith == "fp32":  # FP32 weights are sent as they are (bit patterns)
-        return (w.view(np.uint32).astype(np.int64),
-                np.zeros((math.ceil(w.shape[0] / geo.kf), w.shape[1]), np.int64))
+        return w.view(np.uint32).astype(np.int64), np.zeros((nkf, w.shape[1]), np.int64)
+    if geo.arith == "int8":
+        if act_scale is None:
+            raise ValueError("INT8 weights need the activation scale (int8_act_scale(a))")
+        q, s_w = int8_encode(w, axis=0)
+        s_a = np.asarray(np.float32(act_scale)).view(np.uint32)
+        sc = fp32_mul_ftz(np.broadcast_to(s_a, s_w.shape), s_w.astype(np.float32).view(
+            np.uint32))
+        return q.astype(np.int64), np.repeat(sc.astype(np.int64), nkf, axis=0)
     mb = geo.narrow_mant_bits if narrow else geo.mant_bits
     if mb is None:
         raise ValueError("narrow weights need an engine with a narrow format")
@@ -267,7 +316,8 @@ class EngineTrace:
 
 
 def engine_gemm(a: np.ndarray, qw: np.ndarray, ew: np.ndarray, geo: EngineGeometry, *,
-                narrow: bool | np.ndarray = False, trace: bool | str = False
+                narrow: bool | np.ndarray = False, trace: bool | str = False,
+                act_scale: float | None = None
                 ) -> np.ndarray | tuple[np.ndarray, EngineTrace]:
     """Bit-exact FP32 result ``M x N`` (uint32 patterns) of the engine for ``A @ W``.
 
@@ -282,6 +332,9 @@ def engine_gemm(a: np.ndarray, qw: np.ndarray, ew: np.ndarray, geo: EngineGeomet
     trace:
         Also return the per-beat :class:`EngineTrace`; ``"padded"`` also keeps the padded
         columns (``N`` rounded up to a multiple of C), as the result stream carries them.
+    act_scale:
+        INT8 engine: the activation scale ``s_a`` the weights were encoded with (default
+        :func:`int8_act_scale` of ``a``); every beat carries ``1 / s_a`` to the converter.
     """
     bits = _f32_bits(a)
     M, K = bits.shape
@@ -296,8 +349,12 @@ def engine_gemm(a: np.ndarray, qw: np.ndarray, ew: np.ndarray, geo: EngineGeomet
     modes = _narrow_flags(narrow, beats)
     if modes.any() and geo.narrow_mant_bits is None:
         raise ValueError("narrow beats need an engine with a narrow format")
-    if geo.arith == "fp32":
-        v = _fp32_array_sums(lanes, qw, sched, geo, N)
+    if geo.arith in ("fp32", "int8"):
+        if geo.arith == "fp32":
+            v = _fp32_array_sums(lanes, qw, sched, geo, N)
+        else:
+            s_a = int8_act_scale(bits) if act_scale is None else act_scale
+            v = _int8_array_sums(lanes, qw, ew, _inv_scale_bits(s_a), sched, geo)
         out = _accumulate(v, sched, M, math.ceil(N / C) * C, C)
         if trace == "padded":
             return out, None
@@ -386,12 +443,36 @@ def _fp32_array_sums(lanes: np.ndarray, qw: np.ndarray, sched: list[EngineFold],
     return v
 
 
+def _int8_array_sums(lanes: np.ndarray, qw: np.ndarray, sc: np.ndarray, inv: np.uint32,
+                     sched: list[EngineFold], geo: EngineGeometry) -> np.ndarray:
+    """FP32 value per beat and column of the INT8 array: codes ``q_a`` from the converter,
+    the INT32 fold sum ``q_a . q_w``, times the column's FP32 scale rounded once; NaN rows."""
+    kf, C = geo.kf, geo.cols
+    K, N = qw.shape
+    nkf, nnf = math.ceil(K / kf), math.ceil(N / C)
+    w = np.zeros((nkf * kf, nnf * C), np.int64)
+    w[:K, :N] = qw
+    scp = np.zeros((nkf, nnf * C), np.uint32)  # padded columns: scale 0, results +0
+    scp[:, :N] = np.asarray(sc, np.int64).astype(np.uint32)
+    qa, invalid = quantize_int8(lanes, inv)
+    v = np.empty((lanes.shape[0], C), np.uint32)
+    b = 0
+    for f in sched:
+        bs, ns = slice(b, b + f.rows), slice(f.n * C, (f.n + 1) * C)
+        acc = wrap_int32(qa[bs] @ w[f.k * kf:(f.k + 1) * kf, ns])
+        v[bs] = dequantize_int8(acc, np.broadcast_to(scp[f.k, ns], acc.shape))
+        b += f.rows
+    return np.where(invalid[:, None], np.uint32(CANONICAL_NAN), v).astype(np.uint32)
+
+
 class EngineLayout:
     """Bit layout of the engine's flat stream payloads (LSB first).
 
     * ``act``: ``data`` (Kf FP32 lanes, lane i at bit ``32 i``), ``first``, ``final``, ``last``
-      and, with a narrow format, ``narrow`` (1 bit each).
-    * ``w``: the pod's weight payload (``golden.systolic.PodLayout.w``).
+      and, with a narrow format, ``narrow`` (1 bit each); INT8: then ``scale`` (32, the FP32
+      multiplier ``1 / s_a``).
+    * ``w``: the pod's weight payload (``golden.systolic.PodLayout.w``); FP32: ``data`` (C
+      words); INT8: ``data`` (C 8-bit codes), ``scale`` (C FP32 output scales).
     * ``res``: ``data`` (C FP32 words, column c at bit ``32 c``), ``last`` (1).
     """
 
@@ -401,8 +482,12 @@ class EngineLayout:
         self.act = [("data", geo.kf * FP32_WORD), ("first", 1), ("final", 1), ("last", 1)]
         if geo.narrow_mant_bits is not None:
             self.act.append(("narrow", 1))
-        # FP32 weights: C words per row, no exponents
-        self.w = self.pod.w if geo.arith == "hbfp" else [("data", geo.cols * FP32_WORD)]
+        if geo.arith == "int8":
+            self.act.append(("scale", FP32_WORD))
+        # FP32 weights: C words per row, no exponents; INT8: C codes and C output scales
+        self.w = {"hbfp": self.pod.w, "fp32": [("data", geo.cols * FP32_WORD)],
+                  "int8": [("data", geo.cols * INT8_WORD), ("scale", geo.cols * FP32_WORD)]
+                  }[geo.arith]
         self.res = [("data", geo.cols * FP32_WORD), ("last", 1)]
 
     width = staticmethod(PodLayout.width)
@@ -431,18 +516,23 @@ class EngineProgram:
 
 
 def engine_program(a: np.ndarray, w: np.ndarray, geo: EngineGeometry, *,
-                   narrow: bool | np.ndarray = False, encoded: tuple | None = None
-                   ) -> EngineProgram:
+                   narrow: bool | np.ndarray = False, encoded: tuple | None = None,
+                   act_scale: float | None = None) -> EngineProgram:
     """Stimulus and expected results for ``A (M x K) @ W (K x N)`` on the engine.
 
     ``w`` holds FP32 weights (encoded here with :func:`encode_weights`, narrow when ``narrow``
     is ``True``), or pass ``encoded=(qw, ew)`` directly. ``narrow`` is the mode of the whole
-    GEMM or of every activation beat.
+    GEMM or of every activation beat. INT8: ``act_scale`` is ``s_a`` (default
+    :func:`int8_act_scale` of ``a``), given with ``encoded`` weights made with the same value.
     """
     bits = _f32_bits(a)
     M, K = bits.shape
+    s_a = None
+    if geo.arith == "int8":
+        s_a = int8_act_scale(bits) if act_scale is None else np.float32(act_scale)
     if encoded is None:
-        qw, ew = encode_weights(w, geo, narrow=bool(np.all(narrow)) and np.any(narrow))
+        qw, ew = encode_weights(w, geo, narrow=bool(np.all(narrow)) and np.any(narrow),
+                                act_scale=s_a)
     else:
         qw, ew = (np.asarray(x, np.int64) for x in encoded)
     N = qw.shape[1]
@@ -468,6 +558,12 @@ def engine_program(a: np.ndarray, w: np.ndarray, geo: EngineGeometry, *,
             parts: dict[str, list[int]] = {}
             if geo.arith == "fp32":
                 parts["data"] = lay.pod.pack_vec(wp[ks, ns], FP32_WORD)
+            elif geo.arith == "int8":
+                parts["data"] = lay.pod.pack_vec(wp[ks, ns], INT8_WORD)
+                scp = np.zeros(nnf * C, np.int64)
+                scp[:N] = ew[f.k]
+                parts["scale"] = lay.pod.pack_vec(
+                    np.repeat(scp[None, ns], geo.rows, axis=0), FP32_WORD)
             elif pod.sparse:
                 vals, idx = compress_fold(wp[ks, ns], pod.n, pod.m)
                 parts["data"] = lay.pod.pack_vec(vals, pod.mw)
@@ -488,9 +584,11 @@ def engine_program(a: np.ndarray, w: np.ndarray, geo: EngineGeometry, *,
              "final": flags[:, 1].tolist(), "last": flags[:, 2].tolist()}
     if geo.narrow_mant_bits is not None:
         parts["narrow"] = flags[:, 3].tolist()
+    if s_a is not None:
+        parts["scale"] = [int(_inv_scale_bits(s_a))] * beats
     act_beats = lay.pod.join(lay.act, parts)
     # Padded columns (N not a multiple of C) come out too: +0, or NaN on an invalid row.
-    full, _ = engine_gemm(bits, qw, ew, geo, narrow=modes, trace="padded")
+    full, _ = engine_gemm(bits, qw, ew, geo, narrow=modes, trace="padded", act_scale=s_a)
     rows, last = [], []
     for f in sched:
         if f.final:

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 from amaranth.hdl import Module, Mux, Shape, Value, signed, unsigned
 
-from golden.facts import HBFP_MANT_BITS_RANGE, ParamError, mant_width
+from golden.facts import EXP_WIDTH, HBFP_MANT_BITS_RANGE, ParamError, mant_width
 from hw.fp32mac import fp32_add, fp32_mul
 
-__all__ = ["Arithmetic", "MantissaMAC", "FloatMAC"]
+__all__ = ["Arithmetic", "MantissaMAC", "FloatMAC", "IntMAC"]
 
 
 class Arithmetic:
@@ -40,6 +40,9 @@ class Arithmetic:
 
     #: The operands share block exponents that the pod adds per result (HBFP); else none.
     block_exponent: bool = False
+    #: Bits of per-column side data the weights carry and the pod hands out with every result
+    #: (HBFP: the weight block exponent; INT8: the FP32 output scale; FP32: none).
+    column_bits: int = 0
     #: Operands carry a narrow-mode bit.
     has_mode: bool = False
 
@@ -78,6 +81,7 @@ class MantissaMAC(Arithmetic):
     narrow_mant_bits: int | None = None
     name: str = "hbfp"
     block_exponent: bool = True
+    column_bits: int = EXP_WIDTH
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mant_bits", operator.index(self.mant_bits))
@@ -141,3 +145,39 @@ class FloatMAC(Arithmetic):
         if m is None:
             raise ValueError("FloatMAC.mac needs the module to build its FP32 units in")
         return fp32_add(m, acc, fp32_mul(m, w, a, name="pe_mul"), name="pe_add")
+
+
+@dataclass(frozen=True)
+class IntMAC(Arithmetic):
+    """Integer multiply-accumulate, the INT8 baseline array's PE: ``acc + w * a`` wrapping at
+    ``acc_width`` bits (two's complement, like INT32 hardware).
+
+    The operands are symmetric INT8 codes; their FP32 scales never enter the PE: every weight
+    column carries one FP32 output scale (:attr:`column_bits` = 32) that the pod hands out
+    with each result, and the engine multiplies once per result (``golden.arith_fp``
+    ``dequantize_int8``).
+    """
+
+    width: int = 8
+    acc_width: int = 32
+    name: str = "int8"
+    column_bits: int = 32
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "width", operator.index(self.width))
+        object.__setattr__(self, "acc_width", operator.index(self.acc_width))
+        if self.width < 2 or self.acc_width < 2 * self.width:
+            raise ParamError(f"an INT MAC needs operands of 2+ bits and an accumulator of at "
+                             f"least 2x their width, not {self.width}/{self.acc_width}")
+
+    @property
+    def operand_shape(self) -> Shape:
+        return signed(self.width)
+
+    @property
+    def acc_shape(self) -> Shape:
+        return signed(self.acc_width)
+
+    def mac(self, acc: Value, w: Value, a: Value, m: Module | None = None) -> Value:
+        # The PE's register is acc_width bits wide: the wider sum wraps on assignment.
+        return acc + w * a

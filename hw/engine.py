@@ -39,6 +39,7 @@ from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from golden.arith_fp import INT8_SCALE_FRAC
 from golden.engine import EngineGeometry
 from golden.facts import EXP_WIDTH, MAX_TILE, PROD_EXP_WIDTH, ParamError, check_index
 from hw.block import Block
@@ -48,11 +49,15 @@ from hw.fp32mac import CANONICAL_NAN, fp32_add
 from hw.hier import place
 from hw.normalize import HBFPToFP32
 from hw.pod import Pod
+from hw.quantize import FP32ToINT8
 
 __all__ = ["Engine", "OutputBuffer", "ENGINE_TAGS"]
 
 #: The tag bits the pod carries from each activation row to its result row, LSB first.
 ENGINE_TAGS = ("first", "final", "invalid", "narrow")
+#: The INT8 output stage's normalizer: INT32 sum x 24-bit scale significand (signed 57 bits),
+#: the scale's 8-bit exponent field as a signed 9-bit exponent.
+INT8_NORM_ACC, INT8_NORM_EXP = 32 + 25, 9
 
 
 class OutputBuffer(Block):
@@ -149,6 +154,11 @@ class Engine(Block):
         if cp < 1:
             raise ParamError(f"converter pipeline depth must be at least 1, not {cp}",
                              field="pipeline")
+        if arith == "int8":
+            FP32ToINT8.check(lanes=operator.index(rows), pipeline=cp)
+            HBFPToFP32.check(acc_width=INT8_NORM_ACC, frac_bits=INT8_SCALE_FRAC,
+                             exp_width=INT8_NORM_EXP, pipeline=normalize_pipeline)
+            return
         kf = operator.index(rows) // sparsity[0] * sparsity[1]
         FP32ToHBFP.check(block_size=kf, mant_bits=mant_bits, pipeline=cp, stochastic=stochastic,
                          offset_bits=offset_bits, seed=seed, narrow_mant_bits=narrow_mant_bits)
@@ -163,8 +173,9 @@ class Engine(Block):
         self.rows, self.cols = operator.index(rows), operator.index(cols)
         self.arith = arith
         self.fp32 = arith == "fp32"
-        self.mant_bits = 23 if self.fp32 else operator.index(mant_bits)
-        self.acc_width = 32 if self.fp32 else operator.index(acc_width)
+        self.int8 = arith == "int8"
+        self.mant_bits = {"fp32": 23, "int8": 7}.get(arith, None) or operator.index(mant_bits)
+        self.acc_width = 32 if arith != "hbfp" else operator.index(acc_width)
         self.tile = operator.index(tile)
         self.sparsity = tuple(operator.index(x) for x in sparsity)
         self.narrow_mant_bits = (None if narrow_mant_bits is None
@@ -179,6 +190,8 @@ class Engine(Block):
                "last": unsigned(1)}
         if self.narrow_mant_bits is not None:
             act["narrow"] = unsigned(1)
+        if self.int8:
+            act["scale"] = unsigned(32)
         super().__init__({
             "act": In(stream.Signature(data.StructLayout(act))),
             "w": pod_sig.members["w"],
@@ -225,8 +238,9 @@ class Engine(Block):
     # ---- children --------------------------------------------------------------------------
     @property
     def _pod_params(self) -> dict:
-        if self.fp32:
-            return dict(rows=self.rows, cols=self.cols, arith="fp32", tag_bits=len(ENGINE_TAGS))
+        if self.arith != "hbfp":
+            return dict(rows=self.rows, cols=self.cols, arith=self.arith,
+                        tag_bits=len(ENGINE_TAGS))
         return dict(rows=self.rows, cols=self.cols, mant_bits=self.mant_bits,
                     acc_width=self.acc_width, sparsity=self.sparsity,
                     narrow_mant_bits=self.narrow_mant_bits, tag_bits=len(ENGINE_TAGS))
@@ -234,13 +248,18 @@ class Engine(Block):
     def make_pod(self) -> Pod:
         return Pod(**self._pod_params, prefix=self.prefix)
 
-    def make_convert(self) -> FP32ToHBFP:
+    def make_convert(self) -> FP32ToHBFP | FP32ToINT8:
+        if self.int8:
+            return FP32ToINT8(lanes=self.kf, pipeline=self.convert_pipeline)
         return FP32ToHBFP(block_size=self.kf, mant_bits=self.mant_bits,
                           pipeline=self.convert_pipeline, stochastic=self.stochastic,
                           offset_bits=self.offset_bits, seed=self.seed,
                           narrow_mant_bits=self.narrow_mant_bits)
 
     def make_norm(self) -> HBFPToFP32:
+        if self.int8:
+            return HBFPToFP32(acc_width=INT8_NORM_ACC, frac_bits=INT8_SCALE_FRAC,
+                              exp_width=INT8_NORM_EXP, pipeline=self.normalize_pipeline)
         return HBFPToFP32(acc_width=self.acc_width, frac_bits=2 * self.mant_bits,
                           exp_width=PROD_EXP_WIDTH, pipeline=self.normalize_pipeline)
 
@@ -257,6 +276,10 @@ class Engine(Block):
     def _signature(self, key: str) -> wiring.Signature:
         if key == "pod":
             return Pod.signature_of(**self._pod_params)
+        if key == "convert" and self.int8:
+            return FP32ToINT8.signature_of(lanes=self.kf)
+        if key == "norm" and self.int8:
+            return HBFPToFP32.signature_of(acc_width=INT8_NORM_ACC, exp_width=INT8_NORM_EXP)
         if key == "convert":
             return FP32ToHBFP.signature_of(block_size=self.kf, mant_bits=self.mant_bits,
                                            narrow_mant_bits=self.narrow_mant_bits)
@@ -278,7 +301,7 @@ class Engine(Block):
         act_fire = Signal()
         m.d.comb += act_fire.eq(self.act.valid & self.act.ready)
         p = self.act.payload
-        xb = 0 if self.fp32 else EXP_WIDTH  # the activation exponent (HBFP only)
+        xb = EXP_WIDTH if self.arith == "hbfp" else 0  # the activation exponent (HBFP only)
         if self.fp32:
             mw = 32
             in_w = kf * mw + 1 + len(ENGINE_TAGS)
@@ -286,21 +309,27 @@ class Engine(Block):
             m.d.comb += [fin.w_en.eq(act_fire),
                          fin.w_data.eq(Cat(p.data, p.last, p.first, p.final, Const(0, 2)))]
         else:
-            # ---- FP32 -> HBFP, with the row's flags alongside ----------------------------
+            # ---- FP32 -> HBFP (INT8), with the row's flags alongside ---------------------
             conv = self._place(m, "convert", "convert")
             m.d.comb += [conv.i.valid.eq(act_fire), conv.i.payload.x.eq(p.data)]
             if narrow:
                 m.d.comb += conv.i.payload.mode.eq(p.narrow)
+            if self.int8:
+                m.d.comb += conv.i.payload.scale.eq(p.scale)
             flags_in = Cat(p.first, p.final, p.last, p.narrow if narrow else Const(0, 1))
             flags = shift_line(m, flags_in, self.convert_pipeline, Const(1), "conv_flags")
-            # Input FIFO of HBFP rows: mantissas, exponent, last, tags.
-            in_w = kf * mw + EXP_WIDTH + 1 + len(ENGINE_TAGS)
+            # Input FIFO of HBFP rows (INT8 codes): mantissas, exponent, last, tags.
+            in_w = kf * mw + xb + 1 + len(ENGINE_TAGS)
             fin = m.submodules.in_fifo = SyncFIFO(width=in_w, depth=self.in_depth)
-            blk = conv.o.payload.block
+            if self.int8:
+                ops = conv.o.payload.q.as_value()
+            else:
+                blk = conv.o.payload.block
+                ops = Cat(blk.mant.as_value(), blk.exp)
             m.d.comb += [
                 fin.w_en.eq(conv.o.valid),
-                fin.w_data.eq(Cat(blk.mant.as_value(), blk.exp, flags[2],
-                                  flags[0], flags[1], conv.o.payload.invalid, flags[3])),
+                fin.w_data.eq(Cat(ops, flags[2], flags[0], flags[1], conv.o.payload.invalid,
+                                  flags[3])),
             ]
         # Credits: beats in the converter plus beats in the FIFO never exceed its depth.
         in_occ = Signal(range(self.in_depth + 1), name="in_occ")
@@ -350,6 +379,15 @@ class Engine(Block):
                 norms.append(r)
                 continue
             nz = self._place(m, f"norm{c}", "norm")
+            if self.int8:  # INT32 sum x the column's FP32 scale, rounded once
+                sc = pod.res.payload.scale[c * 32:(c + 1) * 32]
+                m.d.comb += [
+                    nz.i.valid.eq(res_fire),
+                    nz.i.payload.acc.eq(pod.res.payload.data[c * aw:(c + 1) * aw].as_signed()
+                                        * Cat(sc[0:23], sc[23:31] != 0)),
+                    nz.i.payload.exp.eq(sc[23:31])]
+                norms.append(nz.o.payload.f32)
+                continue
             e = pod.res.payload.exp[c * ew:(c + 1) * ew].as_signed()
             m.d.comb += [nz.i.valid.eq(res_fire),
                          nz.i.payload.acc.eq(pod.res.payload.data[c * aw:(c + 1) * aw]),

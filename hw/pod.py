@@ -31,7 +31,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.facts import EXP_WIDTH, PROD_EXP_WIDTH, ParamError, check_nm, index_bits
-from hw.arith import Arithmetic, FloatMAC, MantissaMAC
+from hw.arith import Arithmetic, FloatMAC, IntMAC, MantissaMAC
 from hw.array import Array
 from hw.block import Block
 from hw.delay import Skew, shift_line
@@ -40,8 +40,9 @@ from hw.pe import PE
 
 __all__ = ["Pod", "ARITHS"]
 
-#: The pod's PE arithmetics: HBFP mantissas with block exponents, or the FP32 baseline.
-ARITHS = ("hbfp", "fp32")
+#: The pod's PE arithmetics: HBFP mantissas with block exponents, or the FP32 and INT8
+#: baselines.
+ARITHS = ("hbfp", "fp32", "int8")
 
 
 class Pod(Block):
@@ -73,6 +74,10 @@ class Pod(Block):
         ``"hbfp"`` (the default: HBFP mantissas with block exponents) or ``"fp32"``: the FP32
         baseline array, FP32 multiply-add PEs (:class:`hw.arith.FloatMAC`), 32-bit operands and
         column sums, no exponent fields, dense only; ``mant_bits``/``acc_width`` are ignored.
+        ``"int8"``: the INT8 baseline array (:class:`hw.arith.IntMAC`, 8-bit codes, INT32
+        column sums, dense only): no exponents; instead the weight stream carries one FP32
+        output scale per column (``w.payload.scale``, from beat R-1, double-buffered like the
+        exponents) and each result beat hands out its fold's (``res.payload.scale``).
     prefix:
         Module-name prefix of the children (``<prefix>_pe``, ``<prefix>_row8``,
         ``<prefix>_array16``, ``<prefix>_skew8x7``, ...). Without it every child is an Amaranth
@@ -105,9 +110,9 @@ class Pod(Block):
         if arith not in ARITHS:
             raise ParamError(f"pod arithmetic must be one of {', '.join(ARITHS)}, not "
                              f"{arith!r}", field="format")
-        if arith == "fp32":
+        if arith in ("fp32", "int8"):
             if (n, m) != (1, 1) or narrow_mant_bits is not None:
-                raise ParamError("the FP32 array is dense and has no narrow mode",
+                raise ParamError(f"the {arith.upper()} array is dense and has no narrow mode",
                                  field="format")
             return
         if mant_bits is None or acc_width is None:
@@ -129,7 +134,7 @@ class Pod(Block):
         self.narrow_mant_bits = (None if narrow_mant_bits is None
                                  else operator.index(narrow_mant_bits))
         self.arith = self.arithmetic(arith, mant_bits, acc_width, self.narrow_mant_bits)
-        self.mant_bits = None if arith == "fp32" else operator.index(mant_bits)
+        self.mant_bits = None if arith != "hbfp" else operator.index(mant_bits)
         self.acc_width = self.arith.acc_shape.width
         self.tag_bits = operator.index(tag_bits)
         self.prefix = prefix
@@ -144,6 +149,8 @@ class Pod(Block):
         """The PE arithmetic of a pod of kind ``arith``."""
         if arith == "fp32":
             return FloatMAC()
+        if arith == "int8":
+            return IntMAC()
         return MantissaMAC(operator.index(mant_bits), operator.index(acc_width),
                            narrow_mant_bits)
 
@@ -166,6 +173,9 @@ class Pod(Block):
             w_fields["exp"] = unsigned(C * EXP_WIDTH)
             act_fields["exp"] = signed(EXP_WIDTH)
             res_fields["exp"] = unsigned(C * PROD_EXP_WIDTH)
+        elif ar.column_bits:  # INT8: the columns' FP32 output scales, handed out as stored
+            w_fields["scale"] = unsigned(C * ar.column_bits)
+            res_fields["scale"] = unsigned(C * ar.column_bits)
         act_fields["last"] = res_fields["last"] = unsigned(1)
         if tag_bits:
             act_fields["tag"] = res_fields["tag"] = unsigned(tag_bits)
@@ -253,7 +263,7 @@ class Pod(Block):
             "input_skew": R * (R - 1) // 2 * (sel * mw + 1 + int(self.arith.has_mode)),
             "output_deskew": C * (C - 1) // 2 * self.acc_width,
             "token_pipeline": self.latency * (3 + self.exp_bits + self.tag_bits),
-            "weight_exponents": 2 * C * self.exp_bits,  # ew0/ew1
+            "weight_exponents": 2 * C * self.arith.column_bits,  # ew0/ew1 (INT8: scales)
             "control": 2 + 2 * sat_bits + 2 + (max(R, 2) - 1).bit_length(),
         }
         parts["total"] = sum(parts.values())
@@ -294,7 +304,9 @@ class Pod(Block):
         lb = Signal()  # bank the weight loader is filling
         # range(2) at least: a 1-row pod keeps a (constant 0) 1-bit counter, not a 0-bit wire.
         load_row = Signal(range(max(R, 2)), name="load_row")
-        ew = [Signal(C * XB, name=f"ew{b}", reset_less=True) for b in range(2)] if XB else None
+        CB = self.arith.column_bits  # per-column side data: exponents (HBFP), scales (INT8)
+        side = "exp" if XB else "scale"
+        ew = [Signal(C * CB, name=f"ew{b}", reset_less=True) for b in range(2)] if CB else None
 
         advance = Signal()
         tv = Signal(L, name="tok_valid")  # one valid bit per pipeline stage
@@ -325,8 +337,8 @@ class Pod(Block):
                 for b in range(2):
                     with m.If(lb == b):
                         m.d.sync += full[b].eq(1)
-                        if XB:
-                            m.d.sync += ew[b].eq(self.w.payload.exp)
+                        if CB:
+                            m.d.sync += ew[b].eq(getattr(self.w.payload, side))
             with m.Else():
                 m.d.sync += load_row.eq(load_row + 1)
         with m.If(fold_end):
@@ -396,6 +408,7 @@ class Pod(Block):
             self.res.valid.eq(tv[L - 1]),
             self.res.payload.data.eq(Cat(*cols_out)),
             *([self.res.payload.exp.eq(Cat(*res_exp))] if XB else []),
+            *([self.res.payload.scale.eq(Mux(t_bank, ew[1], ew[0]))] if CB and not XB else []),
             self.res.payload.last.eq(t_last),
         ]
         if self.tag_bits:

@@ -165,6 +165,10 @@ def draw_engine(rng: random.Random, s: Sizes) -> Point:
     if rng.random() < 0.2:  # the FP32 baseline array in the engine shell
         return Point("engine", _cfg(rows=rows, cols=cols, format="fp32",
                                     tile=_pick(rng, 1, 300, 2, 64), name=_name(rng)))
+    if rng.random() < 0.15:  # the INT8 baseline array in the engine shell
+        return Point("engine", _cfg(rows=rows, cols=cols, format="int8",
+                                    tile=_pick(rng, 1, 300, 2, 64),
+                                    pipeline=_pick(rng, 1, rows - 1), name=_name(rng)))
     f = _fmt(rng, narrow=True)
     sp = _pod_nm(rng, rows, s)
     n, m = sp or (1, 1)

@@ -79,7 +79,7 @@ def test_cli_writes_default_dir_and_summary(tmp_path):
     ({"POD": "4x4", "SPARSITY": "3:4"}, "SPARSITY"),
     ({"POD": "4x4", "FMT": "fp32", "SPARSITY": "2:4"}, "the FP32 baseline array has no"),
     ({"POD": "4x4", "FMT": "fp32", "PIPELINE": "2"}, "PIPELINE=2: the FP32 engine has no"),
-    ({"POD": "4x4", "FMT": "fp32", "ACC": "24"}, "sums are 32-bit FP32 words"),
+    ({"POD": "4x4", "FMT": "fp32", "ACC": "24"}, "the FP32 array's sums are 32 bits wide"),
     ({"POD": "4x4", "FMT": "fp32", "ROUNDING": "stochastic"}, "does no conversion"),
 ])
 def test_cli_bad_values_one_line_nothing_written(tmp_path, env, hint):
@@ -126,3 +126,34 @@ def test_fp32_format_is_refused_by_other_generators(tmp_path):
                                                      "PATH": "/usr/bin:/bin", "FMT": "fp32"})
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
     assert "FMT=fp32: the FP32 baseline array is built by the engine" in r.stderr
+
+
+def test_int8_engine_is_the_same_shell_around_int8_pes():
+    d = generate_engine(DesignConfig(rows=4, cols=3, format="int8", tile=4))
+    text = d.files["sqgen_engine.v"]
+    names = re.findall(r"^module (\S+)\(", text, re.M)
+    assert {"sqgen_engine_pod", "sqgen_engine_buffer", "sqgen_engine_pe",
+            "sqgen_engine_convert", "sqgen_engine_norm"} <= set(names)
+    man = d.manifest
+    assert man["arith"] == "int8" and man["config"]["format"] == "int8"
+    widths = {p["name"]: p["width"] for p in man["ports"]}
+    assert widths["w__payload"] == 3 * 8 + 3 * 32  # codes, then the columns' FP32 scales
+    assert widths["act__payload"] == 4 * 32 + 3 + 32  # lanes, flags, the FP32 1/s_a
+    lay = man["payload_layout"]["act"]
+    assert lay["scale"]["lsb"] == 4 * 32 + 3 and lay["scale"]["width"] == 32
+    assert man["payload_layout"]["w"]["scale"] == {"lsb": 24, "width": 96, "signed": False}
+
+
+@pytest.mark.parametrize("flag, hint", [
+    (["--sparsity", "2:4"], "--sparsity=2:4: format int8: the INT8 baseline array has no "
+                            "sparsity"),
+    (["--rounding", "stochastic"], "the INT8 engine's quantizer rounds to nearest even"),
+    (["--acc-width", "24"], "the INT8 array's sums are 32 bits wide"),
+])
+def test_int8_engine_bad_values(tmp_path, flag, hint):
+    r = subprocess.run([sys.executable, "-m", "gen", "engine", "--pod", "4x4", "--format",
+                        "int8", *flag, "--out", str(tmp_path / "e")], capture_output=True,
+                       text=True, cwd=ROOT)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert hint in r.stderr
+    assert not (tmp_path / "e").exists()

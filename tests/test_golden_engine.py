@@ -193,3 +193,38 @@ def test_fp32_engine_is_a_chain_of_float32_multiply_adds():
     assert (got == f32_bits(ref)).all()
     with pytest.raises(ParamError):
         EngineGeometry(rows=4, cols=3, mant_bits=23, acc_width=32, tile=5, arith="fp32")
+
+
+def test_int8_engine_is_scaled_int32_sums():
+    """INT8 baseline: codes q_a = sat(rne(a / s_a)), q_w per column (s_w = amax / 127), the
+    INT32 fold sums times f32(s_a s_w) rounded once, folds added in ascending k; checked
+    against an exact-rational reference, and close to A @ W."""
+    from fractions import Fraction
+
+    geo = EngineGeometry(rows=4, cols=3, mant_bits=7, acc_width=32, tile=5, arith="int8")
+    rng = np.random.default_rng(81)
+    M, N, K = 6, 5, 10
+    a = rng.standard_normal((M, K)).astype(np.float32)
+    w = rng.standard_normal((K, N)).astype(np.float32)
+    prog = engine_program(a, w, geo)
+    s_a = np.float32(np.abs(a).max() / np.float32(127))
+    inv = np.float32(1) / s_a
+    qa = np.clip(np.rint((a * inv).astype(np.float32)), -127, 127).astype(np.int64)
+    s_w = (np.abs(w).max(axis=0) / np.float32(127)).astype(np.float32)
+    qw = np.clip(np.rint(w / s_w), -127, 127).astype(np.int64)
+    sc = (s_a * s_w).astype(np.float32)
+    for i in range(M):
+        for j in range(N):
+            acc = None
+            for k in range(0, K, 4):
+                part = int(qa[i, k:k + 4] @ qw[k:k + 4, j])
+                v = np.float32(float(Fraction(part) * Fraction(float(sc[j]))))  # one rounding
+                acc = v if acc is None else np.float32(acc + v)
+            assert prog.out[i, j] == f32_bits(np.array([acc]))[0], (i, j)
+    ref = a @ w
+    assert np.abs(prog.out.view(np.float32) - ref).max() < 0.05 * np.abs(ref).max()
+    for bad in (dict(sparsity=(2, 4)), dict(narrow_mant_bits=3), dict(acc_width=24),
+                dict(stochastic=True)):
+        with pytest.raises(ParamError):
+            EngineGeometry(**(dict(rows=4, cols=3, mant_bits=7, acc_width=32, tile=5,
+                                   arith="int8") | bad))

@@ -110,6 +110,10 @@ CASES = [
           convert_latency=0), (9, 5, 10)),
     (dict(rows=2, cols=2, mant_bits=23, acc_width=32, tile=1, arith="fp32",
           convert_latency=0), (3, 3, 5)),
+    # the INT8 baseline array (per-tensor activation scale, per-column weight scales)
+    (dict(rows=4, cols=3, mant_bits=7, acc_width=32, tile=4, arith="int8"), (9, 5, 10)),
+    (dict(rows=2, cols=2, mant_bits=7, acc_width=32, tile=1, arith="int8",
+          convert_latency=1, normalize_latency=2), (3, 3, 5)),
 ]
 
 
@@ -212,3 +216,14 @@ def test_engine_bad_parameters(bad, field):
     with pytest.raises(ParamError) as e:
         Engine(**g)
     assert getattr(e.value, "field", None) in (field, None)
+
+
+def test_int8_engine_stalls_gaps_and_saturation():
+    """INT8 engine under stalls and gaps, with a small activation scale: most lanes saturate
+    at +-127, INT32 sums and the per-column FP32 scales still exact."""
+    geo = EngineGeometry(rows=4, cols=3, mant_bits=7, acc_width=32, tile=3, arith="int8")
+    a, w = _operands(7, 5, 11, seed=19)
+    prog = engine_program(a, w, geo, act_scale=np.float32(1e-3))
+    words, cycles, _ = run_engine(geo, prog, stall_p=0.4, gap_p=0.3, seed=5)
+    check(geo, prog, words)
+    assert cycles >= prog.cycles
