@@ -39,16 +39,18 @@ ENGINE_PROTOCOL = (
     "fold, in order: C FP32 words, last copied from the row's act beat; backpressure on res "
     "stalls the engine, nothing is dropped. FP32: the K-fold sums are added in ascending k, "
     "RNE, denormals flushed; a NaN/Inf activation lane makes its row's sums the canonical NaN "
-    "0x7FC00000. See docs/engine.md."
+    "0x7FC00000. FMT=fp32: w carries C FP32 words per row. FMT=int8: w carries C INT8 codes and "
+    "C FP32 output scales (fp32(s_a * s_w), from beat R-1), act carries the FP32 multiplier "
+    "1/s_a in its scale field (golden.engine.engine_program). See docs/engine.md."
 )
 
 _MEANINGS = {
     "act__payload": "activation row slice: data = Kf FP32 lanes (lane i at bit 32i), first, "
-    "final, last (and narrow with a narrow format), one bit each",
+    "final, last (and narrow with a narrow format), one bit each; INT8: then scale = 1/s_a",
     "act__valid": "activation beat offered",
     "act__ready": "engine accepts the activation beat (its input FIFO has room)",
     "w__payload": "weight row of a fold (the pod's w payload: C mantissas, C N:M indices if "
-    "sparse, C exponents)",
+    "sparse, C exponents; FP32: C words; INT8: C codes, C FP32 output scales)",
     "w__valid": "weight beat offered",
     "w__ready": "engine accepts the weight beat (target bank free)",
     "res__payload": "result row: data = C FP32 words (column c at bit 32c), last",

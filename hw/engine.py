@@ -22,6 +22,11 @@ semantics: :mod:`golden.engine`; docs: ``docs/engine.md``)::
   instead of back into the buffer; a credit counter holds the pod's result stream when that
   FIFO could overflow, so backpressure on ``res`` stalls the pod and nothing is lost.
 
+The same shell holds the baseline arrays (``arith``): ``"fp32"`` (FP32 multiply-add PEs, no
+converter, a register in the normalizers' place) and ``"int8"`` (:class:`hw.quantize.FP32ToINT8`
+with the beat's ``1/s_a``, INT8 PEs with INT32 sums, per column the sum times the FP32 output
+scale the pod hands out, rounded once by a normalizer).
+
 Latency: ``convert_pipeline + 1`` cycles from an accepted activation to the pod (hidden behind
 the first weight load, which needs ``R >= convert_pipeline + 1``), the pod's ``R + C - 1``, and
 ``normalize_pipeline + 1`` to the result. Throughput: one activation row in and one result

@@ -100,9 +100,10 @@ def _plan(quick: bool) -> dict[str, tuple[str, DesignConfig | None]]:
 
 
 #: Whole cores compared (key suffix -> DesignConfig keywords): the engine shell around an
-#: HBFP pod (dense, 2:4, with the narrow mode) and around the FP32 baseline array.
+#: HBFP pod (dense, 2:4, with the narrow mode) and around the FP32 and INT8 baseline arrays.
 ENGINES = {
     "fp32": {"format": "fp32"},
+    "int8": {"format": "int8"},
     "hbfp8": {"format": "hbfp8"},
     "hbfp6": {"format": "hbfp6"},
     "hbfp4": {"format": "hbfp4"},
@@ -129,18 +130,20 @@ def engines_section(res: dict[str, dict[str, Point]], units: list[str], quick: b
                     ) -> list[str]:
     """Whole cores per MAC: everything inside the engine (converter, pod, normalizers, FP32
     adders, FIFOs, the output buffer in flip-flops) divided by R*C, and per effective MAC
-    (x M/N with N:M sparsity); "vs FP32" = the FP32 engine's figure / this one."""
+    (x M/N with N:M sparsity); "vs FP32" = the FP32 engine's figure / this one, "vs INT8" the
+    INT8 engine's."""
     r = engine_pod(quick)
     libs = list(res)
     out = [f"## Whole cores: {r}x{r} engines, FP32 in and out (tile {ENGINE_TILE} rows)", "",
            "Everything an engine holds (converter, pod, per-column normalizers and FP32 "
            "adders, FIFOs, output buffer in flip-flops) per MAC of the array; the FP32 engine "
-           "is the same shell around an array of FP32 multiply-add PEs (`FMT=fp32`). Per "
-           "effective MAC divides by R*C*M/N. The INT8 array of the same shell is not built "
-           "yet.", "",
-           "| core | " + " | ".join(f"{u} / MAC | {u} / eff. MAC | vs FP32"
+           "is the same shell around an array of FP32 multiply-add PEs (`FMT=fp32`), the "
+           "INT8 engine around INT8 PEs with INT32 sums, an FP32->INT8 quantizer (per-tensor "
+           "activation scale) and a per-column FP32 output scale (`FMT=int8`). Per effective "
+           "MAC divides by R*C*M/N.", "",
+           "| core | " + " | ".join(f"{u} / MAC | {u} / eff. MAC | vs FP32 | vs INT8"
                                     for u in units) + " |",
-           "|---|" + "---:|---:|---:|" * len(units)]
+           "|---|" + "---:|---:|---:|---:|" * len(units)]
     for k, kw in ENGINES.items():
         n, m = (int(x) for x in kw["sparsity"].split(":")) if "sparsity" in kw else (1, 1)
         cells = []
@@ -148,8 +151,10 @@ def engines_section(res: dict[str, dict[str, Point]], units: list[str], quick: b
             v = _val(res[lt][f"engine/{k}"], u) / (r * r)
             eff = v * n / m
             base = _val(res[lt]["engine/fp32"], u) / (r * r)
-            cells.append(f"{_fmt(v)} | {_fmt(eff)} | {_ratio(base, eff)}")
-        name = {"hbfp6n4": "HBFP6 + HBFP4 mode", "fp32": "FP32 array"}.get(
+            i8 = _val(res[lt]["engine/int8"], u) / (r * r)
+            cells.append(f"{_fmt(v)} | {_fmt(eff)} | {_ratio(base, eff)} | {_ratio(i8, eff)}")
+        name = {"hbfp6n4": "HBFP6 + HBFP4 mode", "fp32": "FP32 array",
+                "int8": "INT8 array"}.get(
             k, k.upper().replace("/", " "))
         out.append(f"| {name} | " + " | ".join(cells) + " |")
     out += ["", f"Beside them: Accuracy Boosters report {ANCHORS['boosters_silicon']}x less "

@@ -74,6 +74,12 @@ def main() -> None:
             print(f"  {fmt} {sp or 'dense':5s} engine (Kf-lane blocks, both operands) "
                   f"{e['rel_err_vs_fp32']:.4f}{extra}; interplay-study figure (weights only, "
                   f"block 64) {study:.4f}", flush=True)
+    geo = geometry(engine_config(design_config("16x16", "int8", None, 64)))
+    wq = compress(w.T, "sq", "int8", None)
+    study = dot_error(w.T.astype(np.float64), wq, a.T.astype(np.float64))
+    print(f"  int8  dense engine (per-tensor activation, per-column weight scales) "
+          f"{layer_error(a, w, geo)['rel_err_vs_fp32']:.4f}; interplay-study figure (weights "
+          f"only, per channel) {study:.4f}", flush=True)
 
 
 def _save(a: np.ndarray, w: np.ndarray) -> str:
