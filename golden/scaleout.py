@@ -14,8 +14,8 @@ part``) adds the K-folds in FP32. Jobs are numbered n-major (``j = n * T + t``) 
 round-robin: job ``j`` runs on pod ``j mod pods`` as its ``j // pods``-th job.
 
 Data layout (the compiler's, conflict-free by construction): each pod's activation bank holds
-the partitions of its own jobs (a partition used by several pods is replicated into each of
-their banks), its weight bank the weight tiles of its jobs, and it writes its results to its
+the partitions of its own jobs in stream order (a partition used by several jobs is stored once
+per job), its weight bank the weight tiles of its jobs, and it writes its results to its
 own result bank; so every network carries a permutation (the identity) and never blocks.
 The networks still let any pod reach any bank (a layer's results feeding the next layer);
 with this layout they add their latency, and the bus, which moves one beat per cycle for all
@@ -249,10 +249,12 @@ def compile_gemm(M: int, N: int, K: int, geo: SystemGeometry) -> SystemProgram:
         per_pod[p].append(job)
         jobs.append(job)
     act, wts, res = [], [], []
-    for p, js in enumerate(per_pod):
-        parts = {j.t: j.rows for j in js}  # a partition is stored once per bank
-        act.append(sum(parts.values()) * nkf)
-        wts.append(len({j.n for j in js}) * nkf * geo.rows)
+    for js in per_pod:
+        # Each bank holds its pod's streams in order, one copy per job (a bank reader is a
+        # sequential address counter): a partition or weight tile two jobs share is stored
+        # twice.
+        act.append(sum(j.rows for j in js) * nkf)
+        wts.append(len(js) * nkf * geo.rows)
         res.append(sum(j.rows for j in js))
     big = geo.part * nkf
     if min(geo.part, M) * nkf > geo.bank_words:

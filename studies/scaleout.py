@@ -19,7 +19,6 @@ from matplotlib.figure import Figure
 from gen.cli import run_main
 from gen.emit import atomic_write_text
 from golden.scaleout import (
-    NETWORKS,
     SOSA,
     SystemGeometry,
     evaluate_workload,
@@ -159,7 +158,7 @@ def build_report(out_dir: Path = OUT, *, quick: bool = False) -> Path:
               "| figure | SOSA (published) | ours |", "|---|---:|---:|",
               f"| peak effective throughput | up to {SOSA['peak_effective_tops']:.0f} TOPS | "
               f"{_fmt(r['effective_tops'])} TOPS (bert-large-512, 256 x 32x32, 1 GHz) |",
-              f"| best partition size | about 32 | see the partition table |",
+              "| best partition size | about 32 | see the partition table |",
               f"| 32x32 pod | {SOSA['pod_um2_32x32']:,.0f} um2, {SOSA['pod_mw_32x32']:.0f} mW "
               "(28 nm, 1 GHz, int8) | docs/area.md, docs/power.md (HBFP, IHP 130 nm) |",
               f"| 256-pod system power | 400 W budget | {_fmt(pw['total_w'])} W in SOSA's model "

@@ -37,9 +37,10 @@ def test_jobs_tile_the_output_exactly_once(shape, pods, rc, part):
         assert prog.per_pod[j.pod][j.slot] is j
     assert (cover == 1).all()
     assert sum(prog.res_words) == M * math.ceil(N / rc[1])
-    # a partition is stored once per bank that needs it, each with all its K-folds
+    # each bank holds its pod's streams in order: every job's rows and weights for all K-folds
     for p, js in enumerate(prog.per_pod):
-        assert prog.act_words[p] == sum({j.t: j.rows for j in js}.values()) * prog.nkf
+        assert prog.act_words[p] == sum(j.rows for j in js) * prog.nkf
+        assert prog.w_words[p] == len(js) * prog.nkf * rc[0]
 
 
 @pytest.mark.parametrize("net", ["crossbar", "butterfly", "benes"])
