@@ -5,11 +5,21 @@ from __future__ import annotations
 import argparse
 import sys
 
-from gen import cmd_datapath, cmd_engine, cmd_fp, cmd_lint, cmd_pod, cmd_sparse
+from gen import (
+    cmd_datapath,
+    cmd_engine,
+    cmd_fp,
+    cmd_lint,
+    cmd_network,
+    cmd_pod,
+    cmd_sparse,
+    cmd_system,
+)
 from gen.cli import run_main
 
 #: Modules that contribute subcommands; each defines ``register(subparsers)``.
-COMMAND_MODULES = (cmd_fp, cmd_datapath, cmd_sparse, cmd_pod, cmd_engine, cmd_lint)
+COMMAND_MODULES = (cmd_fp, cmd_datapath, cmd_sparse, cmd_pod, cmd_engine, cmd_system, cmd_network,
+                   cmd_lint)
 
 
 def build_parser() -> argparse.ArgumentParser:

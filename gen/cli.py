@@ -36,6 +36,8 @@ MAKE_VARS = {
     "--config": "CONFIG", "--acc-width": "ACC", "--out": "OUT", "--liberty": "LIBERTY",
     "--target": "TARGET", "--narrow-format": "NARROW", "--pipeline": "PIPELINE",
     "--rounding": "ROUNDING", "--clock-ns": "CLOCK_NS", "--force": "FORCE", "--tile": "TILE",
+    "--pods": "PODS", "--net": "NET", "--expand": "EXPAND", "--part": "PART",
+    "--bank-words": "BANK",
 }
 #: DesignConfig field -> the flag that sets it
 FIELD_FLAGS = {

@@ -33,7 +33,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+import numpy as np
+
+from golden.engine import EngineLayout, _f32_bits, engine_program, int8_act_scale
 from golden.facts import MAX_TILE, ParamError, check_index
+from golden.network import network_power, zero_load_latency
 from golden.systolic import fold_cycles
 
 __all__ = [
@@ -52,14 +56,21 @@ __all__ = [
     "evaluate_gemm",
     "evaluate_workload",
     "SOSA",
+    "LOAD_SPACES",
+    "CONFIG_FIELDS",
+    "CONFIG_STRIDE",
+    "SystemImage",
+    "system_program",
 ]
 
 #: The selectable interconnects.
 NETWORKS = ("butterfly", "benes", "crossbar", "bus")
 #: Largest Butterfly expansion exponent (factor 2^4 = 16, SOSA's range 1..16).
 MAX_EXPAND = 4
-#: Cycles of a bank read (synchronous SRAM) and of a bank write.
-BANK_READ = BANK_WRITE = 1
+#: The RTL system's fixed latencies (hw/system.py): the bank's synchronous read, the reader's
+#: FIFO, the FIFO in front of each engine input, and busy falling the edge after the last
+#: result is written (the write itself is the network output's transfer).
+BANK_READ = READ_FIFO = INPUT_FIFO = DONE_FLAG = 1
 
 #: SOSA's model constants (REFERENCE.md section 7; 28 nm, 1 GHz).
 SOSA = {
@@ -150,20 +161,16 @@ class SystemGeometry:
 
 
 def network_latency(kind: str, pods: int, expand: int = 0) -> int:
-    """Zero-load latency of a network in cycles (SOSA's: crossbar 1, bus 1, Benes 2n - 1,
-    Butterfly n + 2e with n = log2 pods)."""
-    n = max(1, (pods - 1).bit_length())
-    return {"crossbar": 1, "bus": 1, "benes": 2 * n - 1, "butterfly": n + 2 * expand}[kind]
+    """Zero-load latency of a network in cycles: SOSA's figures (crossbar 1, bus 1, Benes
+    2n - 1, Butterfly n + 2e with n = log2 pods), which our RTL networks meet exactly
+    (:func:`golden.network.zero_load_latency`)."""
+    return zero_load_latency(kind, pods, expand)
 
 
 def network_power_w(kind: str, pods: int, width_bytes: float, expand: int = 0) -> float:
     """SOSA's network power: 2.875e-5 W per byte of width x {crossbar N^2; Benes 2 N n;
     Butterfly N' log2 N' with N' = 2^e N; bus 1}."""
-    n = max(1, (pods - 1).bit_length())
-    nn = pods << expand
-    factor = {"crossbar": pods * pods, "benes": 2 * pods * n,
-              "butterfly": nn * max(1, (nn - 1).bit_length()), "bus": 1}[kind]
-    return SOSA["net_w_per_byte"] * width_bytes * factor
+    return network_power(kind, pods, width_bytes, expand)
 
 
 def sosa_power_w(geo: SystemGeometry, freq_hz: float = SOSA["freq_hz"]) -> dict[str, float]:
@@ -273,9 +280,11 @@ def system_cycles(prog: SystemProgram) -> int:
     """Cycles of the system for ``prog``: from the controller's first bank read to the last
     result written into its bank.
 
-    Pod ``p`` (jobs, hence folds, of its own) runs the engine recurrence once its first beats
-    arrive ``BANK_READ + net_latency`` cycles after the start; its last result reaches its
-    bank ``net_latency + BANK_WRITE`` cycles after the engine hands it over. The bus moves
+    Counted like the RTL's ``busy``: edges after the one that samples ``start``, up to the one
+    that lowers ``busy``. Pod ``p`` (jobs, hence folds, of its own) runs the engine recurrence
+    once its first beats arrive ``BANK_READ + READ_FIFO + net_latency + INPUT_FIFO`` cycles
+    after the start; its last result is written ``net_latency`` cycles after the engine hands
+    it over, and ``busy`` falls ``DONE_FLAG`` later. The bus moves
     one beat per cycle for all pods, so there the activation and weight beats of all pods
     bound the count from below (a bound, not a cycle-exact count).
     """
@@ -288,11 +297,12 @@ def system_cycles(prog: SystemProgram) -> int:
             continue
         worst = max(worst, _pod_cycles(tuple(prog.pod_fold_rows(p)), R, C) + out_latency)
     lat = geo.net_latency
-    total = BANK_READ + lat + worst + lat + BANK_WRITE
+    head = BANK_READ + READ_FIFO + lat + INPUT_FIFO
+    total = head + worst + lat + DONE_FLAG
     if geo.net == "bus":
         beats = sum(sum(j.rows for j in js) * prog.nkf for js in prog.per_pod)
         wbeats = sum(len(js) * prog.nkf * R for js in prog.per_pod)
-        total = max(total, BANK_READ + lat + max(beats, wbeats) + lat + BANK_WRITE)
+        total = max(total, head + max(beats, wbeats) + lat + DONE_FLAG)
     return total
 
 
@@ -342,3 +352,101 @@ def evaluate_workload(gemms: Sequence, geo: SystemGeometry, *,
     return {"cycles": cycles, "macs": macs, "seconds": secs,
             "utilization": macs / (cycles * geo.macs_per_cycle),
             "effective_tops": 2 * macs / secs / 1e12}
+
+
+# ---- the RTL system's program (hw/system.py) ------------------------------------------------
+
+#: ``load.space`` values and the configuration words per bank (``addr = 8 * bank + index``);
+#: hw.system defines the same (a test checks they agree).
+LOAD_SPACES = {"act": 0, "w": 1, "config": 2}
+CONFIG_FIELDS = ("act_count", "act_dest", "w_count", "w_dest", "res_count", "res_dest")
+CONFIG_STRIDE = 8
+
+
+@dataclass
+class SystemImage:
+    """Everything a testbench needs for one GEMM on the RTL system."""
+
+    load_beats: list[int]     #: packed ``load`` payloads (space, bank, addr, data), in order
+    rd_beats: list[int]       #: expected ``rd`` payloads (result banks in order, bank 0 first)
+    out: np.ndarray           #: the M x N FP32 result (uint32)
+    cycles: int               #: :func:`system_cycles` (``busy`` high, exact without conflicts)
+    perm: list[int]           #: bank k holds the streams of pod ``perm[k]``
+    widths: dict[str, int] = field(default_factory=dict)
+
+
+def _pack(fields: list[tuple[int, int]]) -> int:
+    out, pos = 0, 0
+    for v, w in fields:
+        out |= (int(v) & ((1 << w) - 1)) << pos
+        pos += w
+    return out
+
+
+def system_program(a: np.ndarray, w: np.ndarray, geo: SystemGeometry, eng, *,
+                   depths: tuple[int, int, int], perm: Sequence[int] | None = None
+                   ) -> SystemImage:
+    """Bank images, configuration and expected results of ``A @ W`` on the RTL system.
+
+    ``eng`` is the engines' :class:`golden.engine.EngineGeometry` (``tile`` = ``geo.part``,
+    nearest-even rounding: every pod's converter would otherwise continue its own LFSR
+    sequence). A job is the engine GEMM of its partition rows and n-tile columns
+    (:func:`golden.engine.engine_program`), so a pod's streams are its jobs' streams back to
+    back. ``perm`` places pod ``perm[k]``'s streams in bank k (default: the identity) and its
+    results in result bank k; ``depths`` are the banks' (activation, weight, result) words.
+    """
+    if eng.tile != geo.part or eng.rows != geo.rows or eng.cols != geo.cols:
+        raise ParamError("the engines' tile and shape must be the system's partition and pod",
+                         field="part")
+    if eng.stochastic:
+        raise ParamError("the multi-pod system rounds to nearest even", field="rounding")
+    bits = _f32_bits(a)
+    M, K = bits.shape
+    w = np.asarray(w, np.float32)
+    N = w.shape[1]
+    prog = compile_gemm(M, N, K, geo)
+    P, C = geo.pods, geo.cols
+    perm = list(range(P)) if perm is None else [int(x) for x in perm]
+    if sorted(perm) != list(range(P)):
+        raise ValueError(f"perm must be a permutation of 0..{P - 1}, not {perm}")
+    bank_of = {p: k for k, p in enumerate(perm)}
+    s_a = int8_act_scale(bits) if eng.arith == "int8" else None
+    lay = EngineLayout(eng)
+    act_w, w_w, res_w = lay.width(lay.act), lay.width(lay.w), lay.width(lay.res)
+    ad, wd, rdp = depths
+    bb = max(1, (P - 1).bit_length())
+    ab = max(ad, wd, rdp, CONFIG_STRIDE * P).bit_length()
+    db = max(act_w, w_w, 32)
+    streams = {p: {"act": [], "w": [], "res": []} for p in range(P)}
+    out = np.zeros((M, N), np.uint32)
+    for job in prog.jobs:
+        cols = slice(job.n * C, min(N, (job.n + 1) * C))
+        sub = engine_program(bits[job.r0:job.r1], w[:, cols], eng, act_scale=s_a)
+        st = streams[job.pod]
+        st["act"] += sub.act_beats
+        st["w"] += sub.w_beats
+        st["res"] += [_pack([(int(x), 32) for x in row] + [(int(last), 1)])
+                      for row, last in zip(sub.res, sub.res_last, strict=True)]
+        out[job.r0:job.r1, cols] = sub.out
+    loads: list[int] = []
+
+    def load(space: str, bank: int, addr: int, value: int) -> None:
+        loads.append(_pack([(LOAD_SPACES[space], 2), (bank, bb), (addr, ab), (value, db)]))
+
+    for k, p in enumerate(perm):
+        st = streams[p]
+        for kind, depth in (("act", ad), ("w", wd), ("res", rdp)):
+            if len(st[kind]) > depth:
+                raise ParamError(f"pod {p} needs {len(st[kind])} {kind} words, more than a "
+                                 f"bank's {depth}", field="bank_words")
+        for kind in ("act", "w"):
+            for i, v in enumerate(st[kind]):
+                load(kind, k, i, v)
+        cfg = {"act_count": len(st["act"]), "act_dest": p, "w_count": len(st["w"]),
+               "w_dest": p, "res_count": len(streams[perm[k]]["res"]), "res_dest": bank_of[k]}
+        for i, f in enumerate(CONFIG_FIELDS):
+            load("config", 0, CONFIG_STRIDE * k + i, cfg[f])
+    rd = [_pack([(k, bb), (v, res_w)]) for k, p in enumerate(perm) for v in streams[p]["res"]]
+    return SystemImage(loads, rd, out, system_cycles(prog), perm,
+                       {"load": 2 + bb + ab + db, "rd": res_w + bb, "bank": bb, "addr": ab,
+                        "data": db, "res": res_w})

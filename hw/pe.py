@@ -16,7 +16,7 @@ from __future__ import annotations
 import operator
 from typing import Any
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -128,10 +128,17 @@ class PE(Block):
                     m.d.sync += idx[1].eq(self.w.idx)
                 with m.Else():
                     m.d.sync += idx[0].eq(self.w.idx)
-            # Pad to 2^idx_bits lanes (indices >= M select 0) so the select is a full case.
-            lanes = Array([a[i * ow:(i + 1) * ow].as_signed() for i in range(self.sel)]
-                          + [Const(0, ops)] * ((1 << self.idx_bits) - self.sel))
-            a_sel = lanes[Mux(bank, idx[1], idx[0])]
+            # Pad to 2^idx_bits lanes (indices >= M select 0) and select with a tree of 2:1
+            # muxes, one level per index bit. (An Array index becomes a `casez` in an
+            # `always @*` block, which a 4-state simulator does not evaluate until an input
+            # changes: its output stays X from time 0 while the lanes and index keep their
+            # initial values, although the hardware is a plain mux.)
+            lanes = ([a[i * ow:(i + 1) * ow].as_signed() for i in range(self.sel)]
+                     + [Const(0, ops)] * ((1 << self.idx_bits) - self.sel))
+            sel_idx = Mux(bank, idx[1], idx[0])
+            for b in range(self.idx_bits):
+                lanes = [Mux(sel_idx[b], lanes[i + 1], lanes[i]) for i in range(0, len(lanes), 2)]
+            a_sel = lanes[0]
         else:
             a_sel = a.as_signed()
         acc = self.arith.mac(self.in_psum.data, w_sel, a_sel, m)

@@ -104,7 +104,7 @@ def test_make_gen_top_engine(tmp_path):
     assert (out / "sqgen_engine.v").exists()
     r = subprocess.run(["make", "-s", "gen", "POD=4x2", "TOP=bogus", f"OUT={out}x"], cwd=ROOT,
                        capture_output=True, text=True)
-    assert r.returncode == 2 and "TOP=bogus: must be pod or engine" in r.stderr
+    assert r.returncode == 2 and "TOP=bogus: must be pod, engine or system" in r.stderr
     assert not (tmp_path / "ex").exists()
 
 

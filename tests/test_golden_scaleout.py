@@ -11,7 +11,9 @@ from golden.engine import EngineGeometry, engine_cycles
 from golden.facts import ParamError
 from golden.scaleout import (
     BANK_READ,
-    BANK_WRITE,
+    DONE_FLAG,
+    INPUT_FIFO,
+    READ_FIFO,
     SystemGeometry,
     compile_gemm,
     evaluate_workload,
@@ -55,7 +57,8 @@ def test_one_pod_is_the_engine_plus_the_bank_and_network_path(net, shape, part):
     prog = compile_gemm(M, N, K, geo)
     if pods == 1:
         lat = network_latency(net, pods)
-        want = BANK_READ + lat + engine_cycles(M, N, K, eng) + lat + BANK_WRITE
+        want = (BANK_READ + READ_FIFO + lat + INPUT_FIFO + engine_cycles(M, N, K, eng) + lat
+                + DONE_FLAG)
         assert system_cycles(prog) == want
     # with more pods, no pod does more folds than the one-pod engine, and the busiest sets it
     one = compile_gemm(M, N, K, SystemGeometry(1, 4, 4, part, "crossbar"))
