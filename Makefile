@@ -28,9 +28,10 @@ LIBERTY  ?=
 OUT      ?=
 TOP      ?=
 TILE     ?=
+WORKLOAD ?=
 export WAVES
 
-.PHONY: help venv gen lint-rtl timing ensure-opensta test sim regress bench area provisioning interplay lint clean ensure-iverilog
+.PHONY: help venv gen lint-rtl timing power ensure-opensta test sim regress bench area provisioning interplay scaleout lint clean ensure-iverilog
 
 help:
 	@echo "make gen POD=32x32 [FMT=hbfp6] [BLOCK=32] [SPARSITY=2:4] [CONFIG=configs/x.yaml]"
@@ -41,9 +42,11 @@ help:
 	@echo "make regress                   long regressions (marked slow), e.g. 32x32 pod"
 	@echo "make bench                     speed / throughput figures"
 	@echo "make area TARGET=pod|dot|convert|normalize|fp32mac|sparsedot|decoder|int8mac [POD=8x8 FMT= SPARSITY= LIBERTY=]"
-	@echo "make timing TARGET=pod POD=8x8 FMT=hbfp6 [LIBERTY=] [CLOCK_NS=]  OpenSTA Fmax, build/timing/"
+	@echo "make timing TARGET=pod POD=8x8 FMT=hbfp6 [LIBERTY=] [CLOCK_NS=] [FLAT=1]  OpenSTA Fmax, build/timing/"
+	@echo "make power TARGET=pod POD=8x8 FMT=hbfp6 [WORKLOAD=minilm|random|zeros] [LIBERTY=] [CLOCK_NS=]  gate-level power, build/power/"
 	@echo "make provisioning              build/reports/provisioning.md"
 	@echo "make interplay                 build/reports/interplay/report.md"
+	@echo "make scaleout                  build/reports/scaleout/report.md (multi-pod model, docs/scaleout.md)"
 
 # ---- environment -------------------------------------------------------------------------
 $(CORE_STAMP): pyproject.toml
@@ -85,9 +88,12 @@ ensure-opensta:
 # The design-point variables reach the CLI through the environment (gen.cli.apply_make_env),
 # never through the shell command line, so no value can break the command or inject a flag.
 export POD FMT BLOCK SPARSITY CONFIG ACC OUT TARGET LIBERTY NARROW PIPELINE ROUNDING DIR CLOCK_NS TILE TOP
+export PODS NET EXPAND PART BANK
+# PODS=N builds the multi-pod system (TOP=system); otherwise TOP picks pod or engine.
 gen: $(CORE_STAMP)
-	@case "$$TOP" in ""|pod|engine) ;; \
-	  *) echo "error: TOP=$$TOP: must be pod or engine" >&2; exit 2;; esac; \
+	@case "$$TOP" in ""|pod|engine|system) ;; \
+	  *) echo "error: TOP=$$TOP: must be pod, engine or system" >&2; exit 2;; esac; \
+	if [ -n "$$PODS" ] && [ -z "$$TOP" ]; then TOP=system; fi; \
 	$(VPY) -m gen "$${TOP:-pod}" --make
 
 # make lint-rtl DIR=build/pod_32x32: Verilator -Wall with the manifest's waivers.
@@ -120,11 +126,21 @@ area: $(CORE_STAMP)
 timing: $(CORE_STAMP) ensure-opensta
 	@$(VPY) -m flow timing --make
 
+# Gate-level power of the timing flow's netlist (docs/power.md). WORKLOAD=minilm (the pod's
+# default here) needs the study extra, hence STUDY_STAMP; WORKLOAD reaches the CLI through the
+# environment like the design-point variables.
+export WORKLOAD
+power: $(STUDY_STAMP) ensure-opensta ensure-iverilog
+	@$(VPY) -m studies.power_workloads --make
+
 provisioning: $(CORE_STAMP)
 	$(VPY) -m studies.provisioning
 
 interplay: $(STUDY_STAMP)
 	$(VPY) -m studies.interplay
+
+scaleout: $(CORE_STAMP)
+	$(VPY) -m studies.scaleout
 
 clean:
 	rm -rf build sim_build .pytest_cache

@@ -4,18 +4,23 @@
 synthesizes it hierarchically with :mod:`flow.area` and writes ``build/area/<design>/area.json``
 plus a printed table.
 
-``timing`` builds a design point the same way, maps it flat with timing-driven ABC and times it
-with OpenSTA (:mod:`flow.timing`); it writes ``build/timing/<design>/timing.json``,
+``timing`` builds a design point the same way, maps it with timing-driven ABC (hierarchically:
+repeated blocks once, as timing models; ``--flat``: the flattened design) and times it with
+OpenSTA (:mod:`flow.timing`); it writes ``build/timing/<design>/timing.json``,
 ``timing.rpt``, ``sta.log`` and ``sta.tcl`` and prints a summary.
+
+``power`` (:mod:`flow.power_cli`, :mod:`flow.power`) simulates a workload on the timing flow's
+mapped netlist at gate level and writes ``build/power/<design>/power.json`` and ``power.rpt``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
-from flow import area, sram, timing
+from flow import area, power_cli, sram, timing
 from gen.cli import add_design_args, design_from_args, flag_name, run_main
 from gen.config import ConfigError
 from gen.targets import TARGETS, design_label, generate
@@ -45,7 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def register_timing(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "timing", help="Fmax, critical path and slack of one design point (Yosys/ABC + OpenSTA)",
-        description="Timing-driven mapping of the flattened design and OpenSTA analysis; "
+        description="Timing-driven mapping and OpenSTA analysis (hierarchical designs: repeated "
+        "blocks mapped and timed once as timing models, --flat for the flattened design); "
         "writes build/timing/<design>/timing.json, timing.rpt, sta.log and sta.tcl.",
     )
     p.add_argument("--target", help=f"one of {', '.join(TARGETS)} (default dot)")
@@ -61,8 +67,12 @@ def register_timing(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--path-from", metavar="PORT", action="append", default=[],
                    help="also report the worst path from this input port (repeatable), e.g. "
                    "res__ready: a pod's global stall enable")
+    p.add_argument("--flat", action="store_true",
+                   help="time the flattened design as one netlist (minutes at 32x32) instead of "
+                   "the hierarchical method (repeated blocks mapped once, as timing models)")
     p.add_argument("--keep-netlist", action="store_true",
-                   help="also write the mapped netlist (netlist.v) into the output directory")
+                   help="also write the mapped netlist (netlist.v; hierarchical: the top netlist "
+                   "and each block's netlist and timing model) into the output directory")
     p.add_argument("--no-area-flow", action="store_true",
                    help="skip the area flow's figure beside the mapped netlist's area")
     p.add_argument("--no-cache", action="store_true",
@@ -177,6 +187,8 @@ def run_timing(args: argparse.Namespace) -> int:
         rep = timing.timing_of_design(
             design, liberty=lib, clock_ns=clock, wire_load=args.wire_load,
             area_flow=not args.no_area_flow, keep_netlist=bool(args.keep_netlist),
+            flat=bool(args.flat) or (bool(args.make) and os.environ.get("FLAT", "").strip()
+                                     .lower() in ("1", "yes", "true", "on")),
             area_cache=None if args.no_cache else area.DEFAULT_CACHE,
             cache_dir=None if args.no_cache else timing.DEFAULT_CACHE,
             paths_from=tuple(args.path_from),
@@ -198,4 +210,5 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
     register(sub)
     register_timing(sub)
+    power_cli.register_power(sub)
     return run_main(p, argv)

@@ -1,9 +1,17 @@
-"""Timing flow: timing-driven Yosys/ABC mapping of a flattened design and OpenSTA analysis.
+"""Timing flow: timing-driven Yosys/ABC mapping and OpenSTA analysis of one design point.
 
-One design point is mapped flat (``synth -flatten``: hierarchical designs such as the pod are
-timed as one netlist, so that ABC buffers nets that cross module boundaries -- the pod's global
-stall enable, the bank selects -- and sees the cross-boundary constant and width reductions)
-in a ``pyosys`` worker process (:data:`WORKER_SCRIPT` lists its commands)::
+Two methods (:func:`timing_of_verilog`). **Hierarchical** (the default for designs with
+*blocks*, leaf modules repeated at least :data:`MIN_BLOCK_INSTANCES` times, such as the pod's
+PE): each block is mapped and timed once and abstracted as an extracted timing model (a
+liberty cell: pin capacitances, setup constraints of its inputs, clock-to-output arcs of its
+registered outputs; :func:`etm_script`, :func:`etm_liberty`), the rest is flattened and mapped
+with the blocks as black boxes, nets into many block pins (the pod's stall enable) get buffer
+trees as ABC's buffering would build them, and ``sta`` times the top with the models; the
+blocks' own register-to-register paths come from their runs. **Flat** (``flat=True``, CLI
+``--flat``): the whole design is flattened (``synth -flatten``), so ABC buffers nets across
+module boundaries itself and sees the cross-boundary constant and width reductions, at the
+price of minutes at 32x32. The flat mapping runs in a ``pyosys`` worker process
+(:func:`worker_script` lists its commands)::
 
     read_verilog design.v; hierarchy -check -top T; synth -top T -flatten -noabc
     dfflibmap -liberty L
@@ -40,7 +48,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,11 +64,17 @@ __all__ = [
     "DEFAULT_LOAD_PF",
     "FLOW_VERSION",
     "GENERIC_FIT_CELLS",
+    "HIER_VERSION",
+    "MIN_BLOCK_INSTANCES",
+    "NotAbstractable",
     "TimingError",
     "TimingLibrary",
     "TimingReport",
+    "etm_liberty",
+    "etm_script",
     "fit_generic_timing",
     "format_summary",
+    "hierarchical_blocks",
     "load_timing_library",
     "sta_binary",
     "sta_script",
@@ -84,8 +98,9 @@ DEFAULT_CLOCK_NS = 10.0
 #: Output load (and ABC's load on every combinational output) in pF: 5 fF, about two inputs.
 DEFAULT_LOAD_PF = 0.005
 #: Bump when the worker's command sequence or the analysis changes.
-FLOW_VERSION = "1"
-#: Seconds the Yosys worker / one ``sta`` run may take (a flat 32x32 pod needs about 6 min).
+FLOW_VERSION = "2"
+#: Seconds the Yosys worker / one ``sta`` run may take (a flat 32x32 pod needs about 6 min;
+#: the hierarchical method, about 15 s).
 WORKER_TIMEOUT = 3600
 STA_TIMEOUT = 3600
 #: Largest clock period accepted, in ns (anything above is a typo).
@@ -95,6 +110,11 @@ INSTALL_HINT = "install it with: apt-get install -y opensta (make timing does th
 
 class TimingError(ConfigError):
     """The timing flow could not run on the given input (one readable line; CLI exit 2)."""
+
+
+class NotAbstractable(TimingError):
+    """A block cannot be abstracted as a timing model (no clock or registers, or a path from
+    an input straight to an output); the default method then times the design flat."""
 
 
 # ---- liberty ----------------------------------------------------------------------------------
@@ -110,6 +130,15 @@ class _Group:
 _GROUP_RE = re.compile(r"([A-Za-z_]\w*)\s*\(\s*([^()]*?)\s*\)\s*\{|\}")
 _ATTR_RE = re.compile(r"\b([A-Za-z_]\w*)\s*:\s*(?:\"([^\"]*)\"|([^;\"]*?))\s*;")
 _COMMENT_RE = re.compile(r"/\*.*?\*/", re.S)
+#: Library attributes copied into an extracted timing model (sta reads the ETM on its own).
+_ETM_HEADER_ATTRS = (
+    "delay_model", "time_unit", "voltage_unit", "current_unit", "pulling_resistance_unit",
+    "leakage_power_unit", "nom_process", "nom_temperature", "nom_voltage",
+    "input_threshold_pct_rise", "input_threshold_pct_fall", "output_threshold_pct_rise",
+    "output_threshold_pct_fall", "slew_lower_threshold_pct_rise",
+    "slew_lower_threshold_pct_fall", "slew_upper_threshold_pct_rise",
+    "slew_upper_threshold_pct_fall", "slew_derate_from_library",
+)
 _TIME_UNITS = {"ps": 1e-3, "ns": 1.0, "us": 1e3}
 _CAP_UNITS = {"ff": 1e-3, "pf": 1.0, "nf": 1e3}
 
@@ -144,6 +173,10 @@ def _own_attrs(text: str, g: _Group) -> dict[str, str]:
             for m in _ATTR_RE.finditer(own)}
 
 
+#: A delay or transition table: (input slews, loads, values[slew][load]).
+_Tab = tuple[tuple[float, ...], tuple[float, ...], tuple[tuple[float, ...], ...]]
+
+
 @dataclass(frozen=True)
 class LibCell:
     """What the flow needs to know of one liberty cell."""
@@ -156,6 +189,13 @@ class LibCell:
     sequential: bool
     timed: bool
     dont_use: bool
+    #: Capacitance of each input pin (library units; ``nan`` when the library gives none).
+    input_caps: tuple[float, ...] = ()
+    #: Buffers only: the (worse of rise/fall) delay table of their arc, as
+    #: ``(slews, loads, values[slew][load])`` in library units (for sizing buffer trees).
+    delay_table: _Tab | None = None
+    #: Buffers only: the worse of their rise/fall output-transition tables, the same way.
+    slew_table: _Tab | None = None
 
     @property
     def is_buffer(self) -> bool:
@@ -192,6 +232,13 @@ class TimingLibrary:
     wire_loads: tuple[str, ...]
     default_wire_load: str | None
     wire_load_mode: str | None
+    #: Library-level attributes an extracted timing model must repeat (units, thresholds).
+    header: tuple[tuple[str, str], ...] = ()
+    #: Wire-load model -> (capacitance per unit length, slope, ((fanout, length), ...)).
+    wire_load_params: dict[str, tuple[float, float, tuple[tuple[float, float], ...]]] = field(
+        default_factory=dict)
+    #: Median input capacitance of the combinational cells: "one load" for fanout limits.
+    cap_ref: float = 0.0
 
     @property
     def path(self) -> Path:
@@ -245,6 +292,8 @@ def load_timing_library(path: str | Path | None = None) -> TimingLibrary:
         cap_unit_pf = float(mc.group(1)) * _CAP_UNITS[mc.group(2).lower()]
     else:
         raise TimingError(f"{what}: capacitive_load_unit {mc.group(2)!r} is not understood")
+    templates = {g.name: _own_attrs(text, g) for g in lib.children
+                 if g.kind == "lu_table_template"}
     cells: dict[str, LibCell] = {}
     for g in lib.children:
         if g.kind != "cell":
@@ -254,7 +303,7 @@ def load_timing_library(path: str | Path | None = None) -> TimingLibrary:
             a = float(ca.get("area", "nan"))
         except ValueError:
             a = float("nan")
-        ins, outs, funcs, timed = [], [], [], False
+        ins, outs, funcs, timed, caps, arcs = [], [], [], False, [], []
         for p in g.children:
             if p.kind != "pin":
                 continue
@@ -262,15 +311,26 @@ def load_timing_library(path: str | Path | None = None) -> TimingLibrary:
             d = pa.get("direction", "").strip('"')
             if d == "input":
                 ins.append(p.name)
+                try:
+                    caps.append(float(pa.get("capacitance", "nan")))
+                except ValueError:
+                    caps.append(float("nan"))
             elif d == "output":
                 outs.append(p.name)
                 funcs.append(pa.get("function", ""))
                 timed = timed or any(t.kind == "timing" for t in p.children)
+                arcs += [t for t in p.children if t.kind == "timing"]
         seq = any(c.kind in ("ff", "latch", "statetable", "ff_bank") for c in g.children)
-        cells[g.name] = LibCell(
+        cell = LibCell(
             name=g.name, area=a, inputs=tuple(ins), outputs=tuple(outs), functions=tuple(funcs),
             sequential=seq, timed=timed, dont_use=ca.get("dont_use", "") == "true",
+            input_caps=tuple(caps),
         )
+        if cell.is_buffer and arcs:
+            cell = replace(cell, delay_table=_delay_table(text, arcs[0], templates),
+                           slew_table=_delay_table(text, arcs[0], templates,
+                                                   ("rise_transition", "fall_transition")))
+        cells[g.name] = cell
     if not any(c.timed for c in cells.values()):
         raise TimingError(f"{what} has no timing data (no timing() groups on output pins)")
     bufs = sorted((c for c in cells.values() if c.is_buffer and math.isfinite(c.area)),
@@ -291,12 +351,48 @@ def load_timing_library(path: str | Path | None = None) -> TimingLibrary:
     dwl = attrs.get("default_wire_load") or None
     if dwl is not None and dwl not in wls:
         raise TimingError(f"{what} is malformed: default_wire_load {dwl!r} is not defined")
+    wl_params = {}
+    for g in lib.children:
+        if g.kind == "wire_load":
+            wa = _own_attrs(text, g)
+            pts = sorted((float(f), float(n)) for f, n in re.findall(
+                r"fanout_length\s*\(\s*([0-9.eE+-]+)\s*,\s*([0-9.eE+-]+)\s*\)",
+                text[g.start:g.end]))
+            wl_params[g.name] = (float(wa.get("capacitance", 0) or 0),
+                                 float(wa.get("slope", 0) or 0), tuple(pts))
+    comb_caps = sorted(c for cell in cells.values() if cell.timed and not cell.sequential
+                       for c in cell.input_caps if math.isfinite(c) and c > 0)
     return TimingLibrary(
         base=base, time_unit_ns=time_unit_ns, cap_unit_pf=cap_unit_pf, cells=cells,
         buffer=bufs[0].name, driver=(bufs[1] if len(bufs) > 1 else bufs[0]).name,
         tie_hi=hi.name, tie_lo=lo.name, wire_loads=wls, default_wire_load=dwl,
         wire_load_mode=attrs.get("default_wire_load_mode") or None,
+        header=tuple((k, v) for k, v in attrs.items() if k in _ETM_HEADER_ATTRS),
+        wire_load_params=wl_params,
+        cap_ref=comb_caps[len(comb_caps) // 2] if comb_caps else 0.0,
     )
+
+
+def _delay_table(text: str, arc: _Group, templates: dict[str, dict[str, str]],
+                 kinds: tuple[str, str] = ("cell_rise", "cell_fall"),
+                 ) -> _Tab | None:
+    """The worse of an arc's two ``kinds`` tables (delay: cell_rise/cell_fall) as
+    (slews, loads, values[slew][load])."""
+    tabs = [t for t in arc.children if t.kind in kinds]
+    if len(tabs) != 2:
+        return None
+    try:
+        got = [_table(text, t) for t in tabs]
+    except (TimingError, ValueError):
+        return None
+    (i1, i2, v1), (j1, j2, v2) = got
+    if i1.shape != j1.shape or i2.shape != j2.shape or v1.shape != v2.shape:
+        return None
+    v = np.maximum(v1, v2)
+    var1 = templates.get(tabs[0].name, {}).get("variable_1", "input_net_transition")
+    if var1 == "total_output_net_capacitance":  # (load, slew) tables: transpose
+        i1, i2, v = i2, i1, v.T
+    return (tuple(i1.tolist()), tuple(i2.tolist()), tuple(tuple(r) for r in v.tolist()))
 
 
 # ---- the generic library's timing model --------------------------------------------------------
@@ -417,6 +513,8 @@ def worker_script(job: dict[str, Any]) -> list[str]:
     top, lib = job["top"], job["liberty"]
     buf, buf_in, buf_out = job["buffer"]
     hi, hi_pin, lo, lo_pin = job["ties"]
+    if job.get("mode", "flat") != "flat":
+        return _hier_worker_script(job)
     return [
         "read_verilog design.v",
         f"hierarchy -check -top {top}",
@@ -430,9 +528,42 @@ def worker_script(job: dict[str, Any]) -> list[str]:
         "setundef -zero",
         f"hilomap -singleton -hicell {hi} {hi_pin} -locell {lo} {lo_pin}",
         "splitnets -ports",
+        # A second purge: the first leaves aliases of merged registers and of flattened port
+        # wires (483 bits at 8x8), which insbuf would turn into dangling buffers loading the
+        # register (9 on the 8x8 pod's critical start point, 33 at 32x32).
+        "opt_clean -purge",
         f"insbuf -buf {buf} {buf_in} {buf_out}",
         f"tee -q -o stat.json stat -json -liberty {lib}",
         "write_verilog -noattr -noexpr -nohex -nodec netlist.v",
+    ]
+
+
+def _hier_worker_script(job: dict[str, Any]) -> list[str]:
+    """Yosys commands of one hierarchical-method mapping: a block (``mode`` ``block``, one leaf
+    module on its own) or the top (``mode`` ``top``: everything flattened except the blocks,
+    which stay black-box instances). Same mapping as the flat flow; the netlist is written as
+    JSON (bit-level connectivity) for :func:`_netlist_from_json`."""
+    top, lib = job["top"], job["liberty"]
+    buf, buf_in, buf_out = job["buffer"]
+    hi, hi_pin, lo, lo_pin = job["ties"]
+    cmds = ["read_verilog design.v", f"hierarchy -check -top {top}"]
+    if job.get("blackboxes"):
+        cmds.append("blackbox " + " ".join(job["blackboxes"]))
+    return cmds + [
+        f"synth -top {top} -flatten -noabc",
+        f"dfflibmap -liberty {lib}",
+        f"abc -liberty {lib} -D {job['delay_ps']:.0f} -constr abc.constr -script {job['script']}",
+        "opt_clean -purge",
+        "setundef -zero",
+        f"hilomap -singleton -hicell {hi} {hi_pin} -locell {lo} {lo_pin}",
+        # the flat flow's second purge (see worker_script), after splitting every net: a
+        # multi-bit wire with one bit in use keeps its aliased bits (1248 dangling insbuf
+        # buffers at 32x32 without the split)
+        "splitnets",
+        "opt_clean -purge",
+        f"insbuf -buf {buf} {buf_in} {buf_out}",
+        f"tee -q -o stat.json stat -json -liberty {lib}",
+        "write_json netlist.json",
     ]
 
 
@@ -475,10 +606,13 @@ def _run_worker(job: dict[str, Any], design_v: str, tmp: Path, what: str) -> dic
 # ---- sta ---------------------------------------------------------------------------------------
 def sta_script(top: str, lib: TimingLibrary, *, clock_ns: float, load_pf: float,
                wire_load: str | None, clock_port: str | None, netlist: str = "netlist.v",
-               paths_from: tuple[tuple[str, bool], ...] = ()) -> str:
+               paths_from: tuple[tuple[str, bool], ...] = (),
+               models: tuple[str, ...] = ()) -> str:
     """The OpenSTA Tcl script (values in the library's units, as ``sta`` expects them).
 
     ``paths_from`` adds, per ``(input port, is_bus)``, the worst path starting at that port.
+    ``models`` are further liberty files read after the library (the hierarchical method's
+    extracted timing models of its blocks).
     """
     period = clock_ns / lib.time_unit_ns
     load = load_pf / lib.cap_unit_pf
@@ -486,6 +620,7 @@ def sta_script(top: str, lib: TimingLibrary, *, clock_ns: float, load_pf: float,
     lines = [
         "# generated by flow/timing.py (sqgen timing flow)",
         f"read_liberty {{{lib.path}}}",
+        *[f"read_liberty {{{m}}}" for m in models],
         f"read_verilog {netlist}",
         f"link_design {top}",
     ]
@@ -612,6 +747,8 @@ class TimingReport:
     sta_log: str
     sta_tcl: str
     netlist: str | None = None
+    #: Further files of a kept hierarchical run (block netlists, timing models, block logs).
+    files: dict[str, str] = field(default_factory=dict)
 
     @property
     def fmax_mhz(self) -> float:
@@ -648,8 +785,20 @@ def timing_of_verilog(
     cache_dir: str | Path | None = DEFAULT_CACHE,
     keep_netlist: bool = False,
     paths_from: tuple[str, ...] | list[str] = (),
+    flat: bool | None = None,
 ) -> TimingReport:
-    """Map Verilog ``files`` (name -> text, top module ``top``) flat and time it with ``sta``.
+    """Map Verilog ``files`` (name -> text, top module ``top``) and time it with ``sta``.
+
+    Two methods. **Flat** (``flat=True``): the whole design is flattened, mapped and timed as
+    one netlist. **Hierarchical** (``flat=False``, for designs with *blocks*: leaf modules
+    repeated at least :data:`MIN_BLOCK_INSTANCES` times, :func:`hierarchical_blocks`): each
+    block is mapped and timed once and abstracted as an extracted timing model (ETM), the rest
+    is flattened and mapped with the blocks as black boxes, nets fanning out to many block pins
+    get buffer trees, and ``sta`` times the top with the models; the blocks' internal paths
+    come from their own runs. ``flat=None`` (default) picks the hierarchical method when the
+    design has blocks, except with ``keep_netlist`` (a kept netlist is for gate-level
+    simulation, which wants the flat one). With the hierarchical method ``netlist`` is the
+    top netlist (block instances as cells) and ``files`` holds each block's netlist and model.
 
     ``clock_ns`` defaults to :data:`DEFAULT_CLOCK_NS`; it is also ABC's delay target.
     ``wire_load`` names one of the library's wire-load models (default: the library's
@@ -695,24 +844,59 @@ def timing_of_verilog(
         "ties": [lib.tie_hi, lib.pins(lib.tie_hi)[1], lib.tie_lo, lib.pins(lib.tie_lo)[1]],
     }
     design_v = "\n".join(vfiles[n] for n in sorted(vfiles))
+    blocks = {} if flat or (flat is None and keep_netlist) else hierarchical_blocks(vfiles, top)
     cfile = None
     if cache_dir is not None and not keep_netlist:
-        blob = json.dumps([FLOW_VERSION, ABC_SCRIPT, lib.base.sha256, top, design_v, period,
-                           wl, load_pf, sta_ver, from_ports])
+        key: list[Any] = [FLOW_VERSION, ABC_SCRIPT, lib.base.sha256, top, design_v, period,
+                          wl, load_pf, sta_ver, from_ports]
+        if blocks:
+            key = ["hierarchical", HIER_VERSION, *key, sorted(blocks.items()),
+                   TREE_MAX_FANOUT, TREE_MAX_SLEW_NS, TREE_SIZING_SLEW_NS, ETM_SLEWS_NS,
+                   ETM_LOADS_PF]
+        blob = json.dumps(key)
         cfile = Path(cache_dir) / f"{hashlib.sha256(blob.encode()).hexdigest()}.json"
         hit = _cache_read(cfile)
         if hit is not None:
             data = hit["data"]
-            if area_flow:
-                area_rep = area.area_of_verilog(vfiles, top, liberty=lib.base,
-                                                cache_dir=area_cache, jobs=1)
-                _add_area_flow(data, area_rep)
+            area_rep = area.area_of_verilog(vfiles, top, liberty=lib.base,
+                                            cache_dir=area_cache, jobs=1) if area_flow else None
+            _add_area_flow(data, area_rep)
             data["cached"] = True
             data["seconds"]["total"] = round(time.perf_counter() - t_start, 3)
             rep = TimingReport(data=data, report="", sta_log=hit["sta_log"],
                                sta_tcl=hit["sta_tcl"])
             rep.report = format_report(rep)
             return rep
+    fallback = None
+    if blocks:
+        try:
+            with ThreadPoolExecutor(max_workers=2) as ex, \
+                    tempfile.TemporaryDirectory(prefix="sqgen-timing-") as tmpd:
+                fut = None
+                if area_flow:
+                    fut = ex.submit(area.area_of_verilog, vfiles, top, liberty=lib.base,
+                                    cache_dir=area_cache, jobs=1)
+                data, log, script, netlist, hfiles, secs = _timing_hier(
+                    design_v, top, blocks, lib, job=job, period=period, load_pf=load_pf,
+                    wl=wl, clock_port=clock_port, from_ports=from_ports, n_modules=len(mods),
+                    tmp=Path(tmpd), ex=ex, what=what)
+                area_rep = fut.result() if fut is not None else None
+        except NotAbstractable as e:
+            if flat is not None:
+                raise
+            fallback = str(e)  # the default method: time it flat instead
+    if blocks and fallback is None:
+        data["tools"]["sta"] = sta_ver
+        data["cached"] = False
+        data["seconds"] = {**secs, "total": round(time.perf_counter() - t_start, 3)}
+        if cfile is not None:
+            _cache_write(cfile, {"data": data, "sta_log": log, "sta_tcl": script})
+        _add_area_flow(data, area_rep)
+        rep = TimingReport(data=data, report="", sta_log=log, sta_tcl=script,
+                           netlist=netlist if keep_netlist else None,
+                           files=hfiles if keep_netlist else {})
+        rep.report = format_report(rep)
+        return rep
     with ThreadPoolExecutor(max_workers=1) as ex, \
             tempfile.TemporaryDirectory(prefix="sqgen-timing-") as tmpd:
         fut = None
@@ -736,6 +920,8 @@ def timing_of_verilog(
         area_rep = fut.result() if fut is not None else None
     data = _analyse(log, netlist, lib, top=top, period=period, load_pf=load_pf, wire_load=wl,
                     clock_port=clock_port, stat=stat, modules=len(mods))
+    if fallback is not None:
+        data["timed_note"] += f" (the hierarchical method did not apply: {fallback})"
     steps: dict[str, float] = {}
     for name, secs in done["steps"]:
         steps[name] = round(steps.get(name, 0.0) + secs, 3)
@@ -815,8 +1001,12 @@ def _path_summary(path: dict[str, Any], netlist: str, lib: TimingLibrary) -> dic
 
 def _analyse(log: str, netlist: str, lib: TimingLibrary, *, top: str, period: float,
              load_pf: float, wire_load: str | None, clock_port: str | None,
-             stat: dict[str, Any], modules: int) -> dict[str, Any]:
+             stat: dict[str, Any], modules: int,
+             splice: Any = None) -> dict[str, Any]:
+    """``timing.json``'s fields from a ``sta`` log. ``splice`` (hierarchical method) extends a
+    path summary that starts or ends at a block instance into the block."""
     tu = lib.time_unit_ns
+    splice = splice or (lambda summary: summary)
     ws = re.search(r"^sqgen-worst-slack\s+(\S+)", log, re.M)
     tns = re.search(r"^sqgen-tns\s+(\S+)", log, re.M)
     chk = re.search(r"^sqgen-checks-begin\n(.*?)^sqgen-checks-end", log, re.M | re.S)
@@ -836,7 +1026,7 @@ def _analyse(log: str, netlist: str, lib: TimingLibrary, *, top: str, period: fl
             extra[m.group(1)] = None  # no constrained path from that input
             continue
         sub = _parse_checks(m.group(2))
-        summary = _path_summary(sub, netlist, lib)
+        summary = splice(_path_summary(sub, netlist, lib))
         slack = sub["slack"] * tu if sub["slack"] is not None else float("nan")
         extra[m.group(1)] = {
             "slack_ns": round(slack, 4), "path_ns": round(period - slack, 4),
@@ -869,7 +1059,7 @@ def _analyse(log: str, netlist: str, lib: TimingLibrary, *, top: str, period: fl
         "worst_slack_ns": round(worst, 4),
         "tns_ns": round(float(tns.group(1)) * tu, 4) if tns else None,
         "met": worst >= 0.0,
-        "critical_path": _path_summary(path, netlist, lib),
+        "critical_path": splice(_path_summary(path, netlist, lib)),
         "paths_from": extra,
         "library": {
             "name": lib.name, "path": str(lib.path), "sha256": lib.base.sha256,
@@ -912,6 +1102,823 @@ def timing_of_design(design: Any, **kw: Any) -> TimingReport:
     return timing_of_verilog(dict(design.files), design.top, **kw)
 
 
+# ---- hierarchical timing: repeated blocks as extracted timing models ----------------------------
+#: A leaf module instantiated at least this many times in the flattened design is a *block*:
+#: mapped and timed once, and abstracted as an extracted timing model (ETM) at the top level.
+MIN_BLOCK_INSTANCES = 8
+#: Largest fanout of a buffer-tree node: ABC's ``buffer`` default (``-N 10``), the limit the
+#: flat flow's buffering works to.
+TREE_MAX_FANOUT = 10
+#: Output transition a buffer-tree node is sized for (ns): ABC ``buffer``'s default slew
+#: target (``-S 100`` ps); each node is the smallest buffer that meets it (else the strongest).
+TREE_MAX_SLEW_NS = 0.1
+#: Input transition (ns) at which buffers and delay cells are compared.
+TREE_SIZING_SLEW_NS = 0.1
+#: Constrained-pin transitions (ns) and output loads (pF) at which an ETM is characterized.
+ETM_SLEWS_NS = (0.01, 0.04, 0.1, 0.25, 0.6, 1.5)
+ETM_LOADS_PF = (0.001, 0.004, 0.012, 0.03, 0.08, 0.2)
+#: Bump when the hierarchical method's commands or analysis change.
+HIER_VERSION = "2"
+_PLAIN_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
+_KEYWORDS = frozenset("""always and assign begin buf case default else end endcase endmodule
+for function if initial inout input module nand nor not or output reg supply0 supply1 tri wire
+xnor xor""".split())
+
+
+def _vid(name: str) -> str:
+    """``name`` as a Verilog identifier (escaped unless plain)."""
+    if _PLAIN_ID.fullmatch(name) and name not in _KEYWORDS:
+        return name
+    return "\\" + name + " "
+
+
+def _pin_name(port: str, i: int, width: int) -> str:
+    """Bit ``i`` of a ``width``-bit block port as a scalar ETM pin name."""
+    return port if width == 1 else f"{port}_{i}_"
+
+
+def _instance_counts(mods: dict[str, area.VerilogModule], top: str) -> dict[str, int]:
+    """Module -> number of instances in the flattened design under ``top``."""
+    order: list[str] = []
+    seen: set[str] = set()
+
+    def visit(n: str) -> None:
+        if n in seen:
+            return
+        seen.add(n)
+        for c in sorted(mods[n].children):
+            visit(c)
+        order.append(n)
+
+    visit(top)
+    counts = dict.fromkeys(order, 0)
+    counts[top] = 1
+    for n in reversed(order):  # parents before their children
+        for c, k in mods[n].children.items():
+            counts[c] += counts[n] * k
+    return counts
+
+
+def hierarchical_blocks(files: dict[str, str], top: str) -> dict[str, int]:
+    """The blocks the hierarchical method abstracts, with their instance counts: leaf modules
+    (no child instances) that appear at least :data:`MIN_BLOCK_INSTANCES` times in the
+    flattened design (the pod's PE). Empty for single-module designs."""
+    mods = area.split_modules({n: t for n, t in files.items() if n.endswith((".v", ".sv"))})
+    if top not in mods:
+        return {}
+    counts = _instance_counts(mods, top)
+    return {n: k for n, k in sorted(counts.items())
+            if n != top and not mods[n].children and k >= MIN_BLOCK_INSTANCES}
+
+
+@dataclass
+class _Netlist:
+    """A mapped module at bit level: scalar ports, cell instances with scalar pins."""
+
+    top: str
+    ports: list[tuple[str, str, int]]  # (port name, "input"/"output", bit)
+    cells: list[tuple[str, str, dict[str, int]]]  # (instance, cell type, pin -> bit)
+    names: dict[int, str]  # bit -> net name
+    next_bit: int = 0
+    #: bit -> the design's own (non-port) name where a port name took the bit (registers
+    #: that drive a block output are reported by their register name, e.g. ``stage[22]``).
+    aliases: dict[int, str] = field(default_factory=dict)
+
+    def register_name(self, net: str | None) -> str | None:
+        if net is None:
+            return None
+        by_name = {n: b for b, n in self.names.items() if b in self.aliases}
+        return self.aliases.get(by_name.get(net, -1), net)
+
+    def new_bit(self, name: str) -> int:
+        b = self.next_bit
+        self.next_bit += 1
+        self.names[b] = name
+        return b
+
+    def to_verilog(self) -> str:
+        """Structural Verilog the 2019 sta reads: scalar ports and nets, named connections,
+        no ``assign``."""
+        port_bits = {b for _, _, b in self.ports}
+        used: set[int] = set()
+        for _, _, pins in self.cells:
+            used.update(pins.values())
+        out = [f"module {_vid(self.top)}(" + ", ".join(_vid(n) for n, _, _ in self.ports) + ");"]
+        out += [f"  {d} {_vid(n)};" for n, d, _ in self.ports]
+        out += [f"  wire {_vid(self.names[b])};" for b in sorted(used - port_bits)]
+        for inst, typ, pins in self.cells:
+            conns = ", ".join(f".{_vid(p)}({_vid(self.names[b])})" for p, b in pins.items())
+            out.append(f"  {_vid(typ)} {_vid(inst)} ({conns});")
+        out.append("endmodule")
+        return "\n".join(out) + "\n"
+
+
+def _netlist_from_json(js: dict[str, Any], top: str, lib: TimingLibrary,
+                       macros: dict[str, dict[str, tuple[str, int]]], *, block: bool,
+                       what: str) -> _Netlist:
+    """A Yosys ``write_json`` module as a :class:`_Netlist`. ``macros``: black-box cell type ->
+    port -> (direction, width). Block ports become scalar ETM pin names (``port_3_``); the
+    top's keep ``port[3]`` (as the flat flow's ``splitnets -ports`` names them). An output port
+    sharing its bit with another port gets a buffer (sta cannot read ``assign``)."""
+    mod = js["modules"].get(top)
+    if mod is None:
+        raise TimingError(f"{what}: yosys wrote no module {top}")
+    names: dict[int, str] = {}
+    taken: set[str] = set()
+
+    def name_bit(b: int, name: str) -> None:
+        if b not in names and name not in taken:
+            names[b] = name
+            taken.add(name)
+
+    def const(b: Any, where: str) -> int:
+        if not isinstance(b, int):
+            raise TimingError(f"{what}: constant {b!r} left on {where} after hilomap")
+        return b
+
+    ports: list[tuple[str, str, int]] = []
+    cells: list[tuple[str, str, dict[str, int]]] = []
+    max_bit = 1
+    seen_bits: set[int] = set()
+    aliased: list[tuple[str, int]] = []
+    pdefs = sorted(mod["ports"].items(), key=lambda kv: kv[1]["direction"] != "input")
+    for pname, p in pdefs:
+        if p["direction"] not in ("input", "output"):
+            raise TimingError(f"{what}: port {pname} is {p['direction']} (not supported)")
+        w = len(p["bits"])
+        for i, b in enumerate(p["bits"]):
+            b = const(b, f"port {pname}")
+            max_bit = max(max_bit, b)
+            n = _pin_name(pname, i, w) if block else (pname if w == 1 else f"{pname}[{i}]")
+            if b in seen_bits:
+                aliased.append((n, b))
+                continue
+            seen_bits.add(b)
+            ports.append((n, p["direction"], b))
+            name_bit(b, n)
+    port_names = set(mod["ports"])
+    aliases: dict[int, str] = {}
+    for nm, nn in sorted(mod["netnames"].items(),
+                         key=lambda kv: (kv[1].get("hide_name", 0), kv[0])):
+        if nn.get("hide_name", 0):
+            continue
+        w = len(nn["bits"])
+        for i, b in enumerate(nn["bits"]):
+            if isinstance(b, int):
+                name_bit(b, nm if w == 1 else f"{nm}[{i}]")
+                if nm not in port_names and b not in aliases:
+                    aliases[b] = nm if w == 1 else f"{nm}[{i}]"
+    k = 0
+    for cname, c in mod["cells"].items():
+        typ = c["type"].lstrip("\\")
+        if typ in macros:
+            widths = {pn: wd for pn, (_, wd) in macros[typ].items()}
+        elif typ in lib.cells:
+            widths = {}
+        else:
+            raise TimingError(f"{what}: cell {cname} of unknown type {typ}")
+        pins: dict[str, int] = {}
+        for pn, bits in c["connections"].items():
+            w = widths.get(pn, len(bits))
+            for i, b in enumerate(bits):
+                b = const(b, f"pin {pn} of {cname}")
+                max_bit = max(max_bit, b)
+                pins[_pin_name(pn, i, w) if typ in macros else pn] = b
+        if cname.startswith("$") or cname in taken:
+            while f"_{k}_" in taken:
+                k += 1
+            inst = f"_{k}_"
+            k += 1
+        else:
+            inst = cname
+        taken.add(inst)
+        cells.append((inst, typ, pins))
+    nl = _Netlist(top=top, ports=ports, cells=cells, names=names, next_bit=max_bit + 1,
+                  aliases={b: a for b, a in aliases.items() if names.get(b) != a})
+    for b in sorted({b for _, _, pins in cells for b in pins.values()} - set(names)):
+        name_bit(b, f"_n{b}_")
+    buf_in, buf_out = lib.pins(lib.buffer)
+    for i, (n, b) in enumerate(aliased):
+        nb = nl.new_bit(n)
+        nl.ports.append((n, "output", nb))
+        nl.cells.append((f"sqgen_portbuf{i}", lib.buffer, {buf_in: b, buf_out: nb}))
+    order = {n: i for i, n in enumerate(
+        _pin_name(pn, i, len(p["bits"])) if block else (pn if len(p["bits"]) == 1 else f"{pn}[{i}]")
+        for pn, p in mod["ports"].items() for i in range(len(p["bits"])))}
+    nl.ports.sort(key=lambda p: order.get(p[0], len(order)))
+    return nl
+
+
+def _run_hier_worker(job: dict[str, Any], design_v: str, tmp: Path, what: str
+                     ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    tmp.mkdir(parents=True, exist_ok=True)
+    done = _run_worker(job, design_v, tmp, what)
+    js = json.loads((tmp / "netlist.json").read_text())
+    stat_json = json.loads((tmp / "stat.json").read_text())
+    stat = {**area._stat_module(stat_json, job["top"]),
+            "creator": str(stat_json.get("creator", "yosys"))}
+    return done, js, stat
+
+
+# ---- extracted timing models -------------------------------------------------------------------
+def etm_script(block: str, lib: TimingLibrary, *, clock_ns: float, wire_load: str | None,
+               load_pf: float, netlist: str = "block.v") -> str:
+    """``sta`` script that times a block on its own and characterizes its boundary.
+
+    Prints the block's internal register-to-register worst path (``sqgen-checks``), each
+    input pin's capacitance (``report_net``), its setup constraint (worst path to a register,
+    ``period - slack`` with the input at 0 delay) per edge at :data:`ETM_SLEWS_NS`, each
+    output's clock-to-output delay and transition per edge at :data:`ETM_LOADS_PF`, any
+    input-to-output combinational path (``sqgen-feedthrough``), and the worst internal path
+    from each input and to each output (for the report). Paths from an input end at a
+    register and paths to an output start at one, once there is no feedthrough (a block with
+    one is not abstracted), so those queries name one end only (twice as fast)."""
+    tu, cu = lib.time_unit_ns, lib.cap_unit_pf
+    period = clock_ns / tu
+    slews = " ".join(f"{s / tu:.6g}" for s in ETM_SLEWS_NS)
+    loads = " ".join(f"{c / cu:.6g}" for c in ETM_LOADS_PF)
+    fields = "-fields {slew cap input_pins nets fanout} -digits 3"
+    lines = [
+        "# generated by flow/timing.py (sqgen timing flow: block characterization)",
+        f"read_liberty {{{lib.path}}}",
+        f"read_verilog {netlist}",
+        f"link_design {block}",
+    ]
+    if wire_load is not None:
+        lines.append(f"set_wire_load_model -name {{{wire_load}}}")
+    lines += [
+        f"create_clock -name clk -period {period:.6g} [get_ports clk]",
+        "set sqgen_ins [delete_from_list [all_inputs] [get_ports clk]]",
+        "set sqgen_outs [all_outputs]",
+        "set_input_delay 0 -clock clk $sqgen_ins",
+        "set_output_delay 0 -clock clk $sqgen_outs",
+        "set sqgen_d [all_registers -data_pins]",
+        "set sqgen_ck [all_registers -clock_pins]",
+        'puts "sqgen-registers [llength $sqgen_d]"',
+        f"set_load {load_pf / cu:.6g} $sqgen_outs",
+        "set_input_transition 0 $sqgen_ins",
+        'puts "sqgen-checks-begin"',
+        f"report_checks -from $sqgen_ck -to $sqgen_d -path_delay max {fields}",
+        'puts "sqgen-checks-end"',
+        "set sqgen_tns 0",
+        "foreach e [find_timing_paths -from $sqgen_ck -to $sqgen_d -path_delay max "
+        "-endpoint_count 1 -group_count 1000000 -slack_max 0] {",
+        "  set sqgen_tns [expr {$sqgen_tns + [get_property $e slack]}] }",
+        'puts "sqgen-tns $sqgen_tns"',
+        "set sqgen_ft [find_timing_paths -from $sqgen_ins -to $sqgen_outs -path_delay max]",
+        "foreach e $sqgen_ft { puts \"sqgen-feedthrough [get_full_name [get_property $e "
+        "startpoint]] [get_full_name [get_property $e endpoint]]\" }",
+        "foreach p [concat [get_ports clk] $sqgen_ins] {",
+        '  puts "sqgen-net-begin [get_full_name $p]"',
+        "  report_net -connections -verbose -digits 6 [get_full_name $p]",
+        '  puts "sqgen-net-end" }',
+        f"foreach s {{{slews}}} {{",
+        "  set_input_transition $s $sqgen_ins",
+        "  foreach p $sqgen_ins { foreach rf {rise fall} {",
+        "    set e [find_timing_paths -${rf}_from $p -path_delay max]",
+        "    if {[llength $e]} { puts \"sqgen-setup [get_full_name $p] $rf $s "
+        "[get_property [lindex $e 0] slack]\" } } } }",
+        f"set_input_transition {ETM_SLEWS_NS[2] / tu:.6g} $sqgen_ins",
+        "foreach p $sqgen_ins {",
+        "  if {[llength [find_timing_paths -from $p -path_delay max]]} {",
+        '    puts "sqgen-inpath-begin [get_full_name $p]"',
+        f"    report_checks -from $p -path_delay max {fields}",
+        '    puts "sqgen-inpath-end" } }',
+        f"foreach c {{{loads}}} {{",
+        "  set_load $c $sqgen_outs",
+        "  foreach o $sqgen_outs { foreach rf {rise fall} {",
+        "    set e [find_timing_paths -${rf}_to $o -path_delay max]",
+        "    if {[llength $e]} { puts \"sqgen-arc [get_full_name $o] $rf $c "
+        "[get_property [lindex $e 0] slack] [get_property $o actual_${rf}_transition_max]\" "
+        "} } } }",
+        f"set_load {load_pf / cu:.6g} $sqgen_outs",
+        "foreach o $sqgen_outs {",
+        "  if {[llength [find_timing_paths -to $o -path_delay max]]} {",
+        '    puts "sqgen-outpath-begin [get_full_name $o]"',
+        f"    report_checks -to $o -path_delay max {fields}",
+        '    puts "sqgen-outpath-end" } }',
+    ]
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class _Block:
+    """One characterized block: its mapped netlist, ETM and own timing."""
+
+    name: str
+    instances: int
+    netlist: _Netlist
+    text: str
+    stat: dict[str, Any]
+    pin_dir: dict[str, str]
+    caps: dict[str, float]  # pin -> capacitance (library units)
+    setup: dict[str, dict[str, list[float]]]  # pin -> edge -> constraint per slew
+    arcs: dict[str, dict[str, list[tuple[float, float]]]]  # pin -> edge -> (delay, slew)/load
+    in_paths: dict[str, dict[str, Any]]
+    out_paths: dict[str, dict[str, Any]]
+    internal: dict[str, Any] | None  # reg-to-reg worst path summary (None: no such path)
+    internal_ns: float
+    tns_ns: float
+    log: str
+    script: str
+    liberty: str = ""
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _block_ports(js: dict[str, Any], block: str) -> dict[str, tuple[str, int]]:
+    mod = js["modules"][block]
+    return {n: (p["direction"], len(p["bits"])) for n, p in mod["ports"].items()}
+
+
+def _characterize(block: str, instances: int, js: dict[str, Any], stat: dict[str, Any],
+                  lib: TimingLibrary, *, period: float, wire_load: str | None, load_pf: float,
+                  tmp: Path, what: str) -> _Block:
+    """Time a mapped block on its own and build its ETM (:func:`etm_liberty`)."""
+    bwhat = f"{what}, block {block}"
+    nl = _netlist_from_json(js, block, lib, {}, block=True, what=bwhat)
+    if not any(n == "clk" and d == "input" for n, d, _ in nl.ports):
+        raise NotAbstractable(f"{bwhat}: a block needs a clk input to be abstracted")
+    text = nl.to_verilog()
+    (tmp / "block.v").write_text(text)
+    script = etm_script(block, lib, clock_ns=period, wire_load=wire_load, load_pf=load_pf)
+    log, t_sta = _run_sta(script, tmp, bwhat)
+    tu = lib.time_unit_ns
+    p = period / tu
+    if not re.search(r"^sqgen-registers [1-9]", log, re.M):
+        raise NotAbstractable(f"{bwhat}: the block has no registers (cannot be abstracted)")
+    ft = re.findall(r"^sqgen-feedthrough (\S+) (\S+)", log, re.M)
+    if ft:
+        raise NotAbstractable(f"{bwhat}: combinational path from {ft[0][0]} to {ft[0][1]}; "
+                              "the hierarchical method abstracts registered blocks only")
+    caps: dict[str, float] = {}
+    for m in re.finditer(r"^sqgen-net-begin (\S+)\n(.*?)^sqgen-net-end", log, re.M | re.S):
+        tc = re.search(r"Total capacitance:\s*(.*)", m.group(2))
+        nums = [float(x) for x in re.findall(r"[-+]?\d+\.?\d*(?:[eE][-+]?\d+)?",
+                                             tc.group(1))] if tc else []
+        caps[m.group(1)] = max(nums) if nums else 0.0
+    slews = [s / tu for s in ETM_SLEWS_NS]
+    setup: dict[str, dict[str, list[float]]] = {}
+    for m in re.finditer(r"^sqgen-setup (\S+) (rise|fall) (\S+) (\S+)", log, re.M):
+        i = min(range(len(slews)), key=lambda j: abs(slews[j] - float(m.group(3))))
+        row = setup.setdefault(m.group(1), {}).setdefault(m.group(2), [math.nan] * len(slews))
+        row[i] = p - float(m.group(4))
+    loads = [c / lib.cap_unit_pf for c in ETM_LOADS_PF]
+    arcs: dict[str, dict[str, list[tuple[float, float]]]] = {}
+    for m in re.finditer(r"^sqgen-arc (\S+) (rise|fall) (\S+) (\S+) (\S+)", log, re.M):
+        i = min(range(len(loads)), key=lambda j: abs(loads[j] - float(m.group(3))))
+        row = arcs.setdefault(m.group(1), {}).setdefault(m.group(2), [(math.nan, math.nan)]
+                                                          * len(loads))
+        row[i] = (p - float(m.group(4)), float(m.group(5)))
+    for tab in (*setup.values(), *arcs.values()):
+        for e in ("rise", "fall"):  # an edge without a path takes the other edge's values
+            tab.setdefault(e, tab.get("fall" if e == "rise" else "rise"))
+    def _named(sm: dict[str, Any]) -> dict[str, Any]:
+        for end in ("startpoint", "endpoint"):
+            if sm[end].get("register"):
+                sm[end]["register"] = nl.register_name(sm[end]["register"])
+        return sm
+
+    in_paths, out_paths = {}, {}
+    for tag, dest in (("inpath", in_paths), ("outpath", out_paths)):
+        for m in re.finditer(rf"^sqgen-{tag}-begin (\S+)\n(.*?)^sqgen-{tag}-end", log,
+                             re.M | re.S):
+            if "Startpoint:" in m.group(2):
+                dest[m.group(1)] = _named(_path_summary(_parse_checks(m.group(2)), text, lib))
+    chk = re.search(r"^sqgen-checks-begin\n(.*?)^sqgen-checks-end", log, re.M | re.S)
+    internal: dict[str, Any] | None = None
+    slack = period  # no register-to-register path inside the block
+    if chk is not None and "Startpoint:" in chk.group(1):
+        path = _parse_checks(chk.group(1))
+        internal = _named(_path_summary(path, text, lib))
+        slack = path["slack"] * tu if path["slack"] is not None else float("nan")
+    tns = re.search(r"^sqgen-tns (\S+)", log, re.M)
+    pin_dir = {n: d for n, d, _ in nl.ports}
+    blk = _Block(name=block, instances=instances, netlist=nl, text=text, stat=stat,
+                 pin_dir=pin_dir, caps=caps, setup=setup, arcs=arcs, in_paths=in_paths,
+                 out_paths=out_paths, internal=internal, internal_ns=period - slack,
+                 tns_ns=float(tns.group(1)) * tu if tns else 0.0, log=log, script=script,
+                 seconds={"sta": round(t_sta, 3)})
+    blk.liberty = etm_liberty(blk, lib)
+    return blk
+
+
+def etm_liberty(blk: _Block, lib: TimingLibrary) -> str:
+    """The block as one liberty cell (an extracted timing model): area; every pin's
+    capacitance; a setup constraint (``setup_rising``) against ``clk`` per input that reaches
+    a register, tabled over the constrained pin's transition; a ``rising_edge`` arc per output
+    driven from a register, tabled over the output load. Values in the library's units."""
+    tu, cu = lib.time_unit_ns, lib.cap_unit_pf
+    slews = ", ".join(f"{s / tu:.6g}" for s in ETM_SLEWS_NS)
+    loads = ", ".join(f"{c / cu:.6g}" for c in ETM_LOADS_PF)
+
+    def row(vals: list[float]) -> str:
+        return '("' + ", ".join(f"{max(v, 0.0):.6g}" for v in vals) + '")'
+
+    def fill(vals: list[float]) -> list[float]:
+        good = [v for v in vals if math.isfinite(v)]
+        top = max(good) if good else 0.0
+        return [v if math.isfinite(v) else top for v in vals]
+
+    cu_s = {1.0: "1,pf", 1e-3: "1,ff"}.get(cu, f"{cu:g},pf")
+    out = [f"/* sqgen extracted timing model of {blk.name} (flow/timing.py, generated) */",
+           f"library (sqgen_etm_{blk.name}) {{"]
+    out += [f"  {k} : {v};" if re.fullmatch(r"[-+0-9.eE]+|table_lookup", v)
+            else f'  {k} : "{v}";' for k, v in lib.header]
+    out += [f"  capacitive_load_unit ({cu_s});",
+            "  lu_table_template (sqgen_etm_slew) {",
+            "    variable_1 : constrained_pin_transition;", f'    index_1 ("{slews}");', "  }",
+            "  lu_table_template (sqgen_etm_load) {",
+            "    variable_1 : total_output_net_capacitance;", f'    index_1 ("{loads}");', "  }",
+            f"  cell ({blk.name}) {{", f"    area : {float(blk.stat.get('area', 0.0)):.6g};",
+            "    dont_use : true;"]
+    for name, d, _ in blk.netlist.ports:
+        cap = blk.caps.get(name, 0.0)
+        if name == "clk":
+            out.append(f"    pin (clk) {{ direction : input; clock : true; "
+                       f"capacitance : {cap:.6g}; }}")
+            continue
+        if d == "input":
+            out.append(f"    pin ({name}) {{ direction : input; capacitance : {cap:.6g};")
+            st = blk.setup.get(name)
+            if st:
+                out += ['      timing () { related_pin : "clk"; timing_type : setup_rising;',
+                        *[f"        {e}_constraint (sqgen_etm_slew) {{ values "
+                          f"{row(fill(st[e]))}; }}" for e in ("rise", "fall")],
+                        "      }"]
+            out.append("    }")
+        else:
+            out.append(f"    pin ({name}) {{ direction : output;")
+            arc = blk.arcs.get(name)
+            if arc:
+                tabs = [(f"cell_{e}", [a for a, _ in arc[e]]) for e in ("rise", "fall")]
+                tabs += [(f"{e}_transition", [t for _, t in arc[e]]) for e in ("rise", "fall")]
+                out += ['      timing () { related_pin : "clk"; timing_type : rising_edge;',
+                        *[f"        {k} (sqgen_etm_load) {{ values {row(fill(v))}; }}"
+                          for k, v in tabs],
+                        "      }"]
+            out.append("    }")
+    out += ["  }", "}"]
+    return "\n".join(out) + "\n"
+
+
+# ---- buffer trees for the nets that fan out to many block instances -----------------------------
+def _interp(xs: tuple[float, ...], x: float) -> tuple[int, float]:
+    i = 0
+    while i < len(xs) - 2 and x > xs[i + 1]:
+        i += 1
+    span = xs[i + 1] - xs[i] if len(xs) > 1 else 1.0
+    return i, ((x - xs[i]) / span if span else 0.0)
+
+
+def _table_delay(tab: tuple[Any, Any, Any], slew: float, load: float) -> float:
+    """Bilinear inter/extrapolation in a (slews, loads, values) delay table, as sta does."""
+    s_idx, c_idx, v = tab
+    if len(s_idx) < 2 or len(c_idx) < 2:
+        return float(v[0][0])
+    i, fs = _interp(s_idx, slew)
+    j, fc = _interp(c_idx, load)
+    a = v[i][j] + (v[i][j + 1] - v[i][j]) * fc
+    b = v[i + 1][j] + (v[i + 1][j + 1] - v[i + 1][j]) * fc
+    return a + (b - a) * fs
+
+
+def _wire_cap(lib: TimingLibrary, wire_load: str | None, fanout: int) -> float:
+    """Wire capacitance the statistical wire-load model gives a net of ``fanout`` loads."""
+    if wire_load is None or wire_load not in lib.wire_load_params:
+        return 0.0
+    cap, slope, pts = lib.wire_load_params[wire_load]
+    if not pts:
+        return 0.0
+    for (f0, l0), (f1, l1) in zip(pts, pts[1:], strict=False):
+        if fanout <= f1:
+            length = l0 + (l1 - l0) * (fanout - f0) / (f1 - f0) if f1 != f0 else l1
+            return max(length, 0.0) * cap
+    f_last, l_last = pts[-1]
+    return (l_last + slope * (fanout - f_last)) * cap
+
+
+def _natural(s: str) -> list[Any]:
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s)]
+
+
+def _insert_buffer_trees(nl: _Netlist, lib: TimingLibrary, blocks: dict[str, _Block], *,
+                         wire_load: str | None, clock_port: str | None) -> list[dict[str, Any]]:
+    """Buffer every net that drives more block-instance pins than one gate should.
+
+    After mapping, a net such as the pod's stall enable drives one pin of each of hundreds of
+    block instances; ABC never saw those pins (they are outside the logic it mapped), so the
+    flow does what ABC's ``buffer`` does for the gate pins it sees. A net with more than
+    :data:`TREE_MAX_FANOUT` block pins, or more load than that many median cell inputs
+    (``cap_ref``), gets a balanced tree of library buffers: each node drives at most
+    :data:`TREE_MAX_FANOUT` loads and at most that many median inputs' capacitance (a block
+    pin usually stands for several gate pins; at least two loads a node), sinks are grouped in
+    instance-name order (neighbours in the array), and each node is the smallest buffer whose
+    output transition at its load (pin capacitances plus the wire-load model's estimate) meets
+    :data:`TREE_MAX_SLEW_NS`, as ABC's slew target does. The root is the input of the buffers
+    ABC put in front of the net, if any (the tree starts where ABC's buffering of the net's
+    other loads starts); that net gains one buffer input. A net with a single block pin is
+    left alone: the block's own mapping sized that input for a driver, as the flat mapping
+    does. Pins a block does not use (no capacitance, no constraint) are left unconnected.
+    Returns one record per buffered net."""
+    cands = sorted((c for c in lib.cells.values()
+                    if c.is_buffer and c.delay_table is not None and c.slew_table is not None
+                    and math.isfinite(c.area)
+                    and c.input_caps and math.isfinite(c.input_caps[0])),
+                   key=lambda c: (c.input_caps[0], c.area, c.name))
+    # delay cells are buffers too: drop any cell a smaller one beats by 20 % at ten loads
+    s0 = TREE_SIZING_SLEW_NS / lib.time_unit_ns
+    ref = TREE_MAX_FANOUT * lib.cap_ref
+    cands = [c for c in cands if not any(
+        d is not c and d.area <= c.area
+        and _table_delay(d.delay_table, s0, ref) < 0.8 * _table_delay(c.delay_table, s0, ref)
+        for d in cands)]
+    if not cands:
+        raise TimingError(f"library {lib.name} has no buffer with a delay table")
+    by_area = sorted(cands, key=lambda c: (c.area, c.name))
+    smax = TREE_MAX_SLEW_NS / lib.time_unit_ns
+
+    def strongest(load: float) -> LibCell:
+        return min(cands, key=lambda c: (_table_delay(c.slew_table, s0, load), c.area))
+
+    nmax, cmax = TREE_MAX_FANOUT, TREE_MAX_FANOUT * lib.cap_ref
+    tie = {n for n, c in lib.cells.items() if c.tie_value() is not None}
+    drivers: dict[int, str] = {}
+    buffered_from: dict[int, int] = {}  # output bit of a buffer -> its input bit
+    for n, d, b in nl.ports:
+        if d == "input":
+            drivers[b] = f"input port {n}"
+    for inst, typ, pins in nl.cells:
+        if typ in blocks:
+            outs = [p for p, d in blocks[typ].pin_dir.items() if d == "output"]
+        else:
+            outs = list(lib.cells[typ].outputs)
+            if lib.cells[typ].is_buffer:
+                a, x = lib.pins(typ)
+                if a in pins and x in pins:
+                    buffered_from[pins[x]] = pins[a]
+        for p in outs:
+            if p in pins:
+                drivers[pins[p]] = f"{inst}/{p} ({typ})" if typ not in tie else "tie"
+    sinks: dict[int, list[tuple[int, str, float]]] = {}
+    for ci, (_, typ, pins) in enumerate(nl.cells):
+        blk = blocks.get(typ)
+        if blk is None:
+            continue
+        for p in list(pins):
+            if blk.pin_dir.get(p) != "input" or p == "clk":
+                continue
+            cap = blk.caps.get(p, 0.0)
+            if cap <= 0.0 and p not in blk.setup:
+                del pins[p]  # unused inside the block: no load, no timing
+                continue
+            sinks.setdefault(pins[p], []).append((ci, p, cap))
+    records = []
+    clk_bits = {b for n, d, b in nl.ports if n == clock_port}
+    for net_i, (bit, sk) in enumerate(sorted(sinks.items())):
+        total = sum(c for _, _, c in sk)
+        if bit in clk_bits or drivers.get(bit) == "tie":
+            continue
+        # one pin per net (e.g. a neighbour's register into a block input) is left as it is:
+        # the block's own mapping sized that input for a driver, as the flat flow's does
+        if len(sk) <= nmax and (total <= cmax or len(sk) == 1):
+            continue
+        base = re.sub(r"[^A-Za-z0-9_]", "_", nl.names[bit])[:40]
+        sk.sort(key=lambda x: (_natural(nl.cells[x[0]][0]), x[1]))
+        level: list[tuple[int, str, float]] = sk  # loads: (cell index, input pin, capacitance)
+        depth, types = 0, {}
+        while True:
+            groups: list[list[tuple[int, str, float]]] = [[]]
+            cur_c = 0.0
+            for item in level:  # at most nmax loads and cmax farads a node (and 2 loads)
+                g = groups[-1]
+                if len(g) >= nmax or (len(g) >= 2 and cur_c + item[2] > cmax):
+                    groups.append([])
+                    cur_c = 0.0
+                groups[-1].append(item)
+                cur_c += item[2]
+            nxt = []
+            for k, g in enumerate(groups):
+                load = sum(c for _, _, c in g) + _wire_cap(lib, wire_load, len(g))
+                b = next((c for c in by_area if _table_delay(c.slew_table, s0, load) <= smax),
+                         strongest(load))
+                a_pin, x_pin = lib.pins(b.name)
+                onet = nl.new_bit(f"sqgen_hfn{net_i}_{base}_l{depth}_{k}")
+                for ci, p, _ in g:
+                    nl.cells[ci][2][p] = onet
+                nl.cells.append((f"sqgen_hfn{net_i}_l{depth}_{k}", b.name, {x_pin: onet}))
+                types[b.name] = types.get(b.name, 0) + 1
+                nxt.append((len(nl.cells) - 1, a_pin, b.input_caps[0]))
+            level = nxt
+            depth += 1
+            if len(level) == 1:
+                break
+        # the root hangs where ABC's own buffering of the net's other loads starts: walk back
+        # through the buffers that drive the net (one more buffer input there costs nothing)
+        root, seen = bit, {bit}
+        while root in buffered_from and buffered_from[root] not in seen:
+            root = buffered_from[root]
+            seen.add(root)
+        ci, p, _ = level[0]
+        nl.cells[ci][2][p] = root
+        pins_by: dict[str, int] = {}
+        for _, p2, _ in sk:
+            pins_by[p2] = pins_by.get(p2, 0) + 1
+        records.append({
+            "net": nl.names[bit], "driver": drivers.get(bit, "?"),
+            "root": nl.names[root], "sinks": len(sk),
+            "sink_pins": dict(sorted(pins_by.items(), key=lambda kv: (-kv[1], kv[0]))[:4]),
+            "load_pf": round(total * lib.cap_unit_pf, 6), "levels": depth,
+            "buffers": sum(types.values()), "cells": dict(sorted(types.items())),
+            "area": round(sum(lib.cells[n].area * k for n, k in types.items()), 4),
+        })
+    records.sort(key=lambda r: (-r["sinks"], r["net"]))
+    return records
+
+
+def _splicer(nl: _Netlist, blks: dict[str, _Block]) -> Any:
+    """A path-summary hook for :func:`_analyse`: a path that ends at (starts from) a block
+    instance's pin is extended by the block's worst internal path from (to) that pin, so the
+    reported end (start) is the register inside the block and the cell counts are whole."""
+    inst_type = {inst: typ for inst, typ, _ in nl.cells if typ in blks}
+
+    def pin_of(points: list[dict[str, Any]], inst: str, last: bool) -> str | None:
+        pts = [p["pin"] for p in points if p["pin"].startswith(inst + "/")]
+        pts = [p.split("/", len(inst.split("/")))[-1] for p in pts]
+        pts = [p for p in pts if p != "clk"]
+        return (pts[-1] if last else pts[0]) if pts else None
+
+    def splice(sm: dict[str, Any]) -> dict[str, Any]:
+        for end, last in (("endpoint", True), ("startpoint", False)):
+            inst = sm[end]["name"]
+            typ = inst_type.get(inst)
+            if typ is None:
+                continue
+            pin = pin_of(sm["points"], inst, last)
+            blk = blks[typ]
+            inner = (blk.in_paths if last else blk.out_paths).get(pin or "")
+            entry: dict[str, Any] = {"block": typ, "instance": inst, "pin": pin}
+            if inner is None:
+                sm[end] = {**sm[end], **entry}
+                continue
+            ip = inner["endpoint" if last else "startpoint"]
+            new = {"name": f"{inst}/{ip['name']}", "kind": ip["kind"], **entry}
+            if ip.get("register"):
+                new["register"] = f"{inst}.{ip['register']}"
+            if ip.get("cell"):
+                new["cell"] = ip["cell"]
+            sm[end] = new
+            sm["logic_levels"] += inner["logic_levels"]
+            sm["buffers"] += inner["buffers"]
+            sm["cells"] = sm["cells"] + inner["cells"] if last else inner["cells"] + sm["cells"]
+            sm["inside_block_" + ("end" if last else "start")] = {
+                "block": typ, "pin": pin, "logic_levels": inner["logic_levels"],
+                "cells": inner["cells"],
+                **({"setup_constraint_ns": sm["setup_ns"]} if last else {}),
+            }
+        return sm
+
+    return splice
+
+
+def _timing_hier(design_v: str, top: str, blocks: dict[str, int], lib: TimingLibrary, *,
+                 job: dict[str, Any], period: float, load_pf: float, wl: str | None,
+                 clock_port: str | None, from_ports: list[tuple[str, bool]], n_modules: int,
+                 tmp: Path, ex: ThreadPoolExecutor, what: str
+                 ) -> tuple[dict[str, Any], str, str, str, dict[str, str], dict[str, float]]:
+    """The hierarchical method (see :func:`timing_of_verilog`): returns the ``timing.json``
+    data, the top ``sta`` log and script, the top netlist, the files beside it (block
+    netlists and ETMs) and the seconds per step."""
+
+    def top_map() -> tuple[Any, float]:
+        t = time.perf_counter()
+        res = _run_hier_worker({**job, "mode": "top", "blackboxes": sorted(blocks)},
+                               design_v, tmp / "top", what)
+        return res, time.perf_counter() - t
+
+    fut = ex.submit(top_map)
+    blks: dict[str, _Block] = {}
+    t_blocks = time.perf_counter()
+    try:
+        for name in sorted(blocks):
+            bt = tmp / f"block_{name}"
+            t = time.perf_counter()
+            done, js, stat = _run_hier_worker({**job, "mode": "block", "top": name}, design_v,
+                                              bt, what)
+            ty = time.perf_counter() - t
+            blk = _characterize(name, blocks[name], js, stat, lib, period=period,
+                                wire_load=wl, load_pf=load_pf, tmp=bt, what=what)
+            blk.seconds["yosys"] = round(ty, 3)
+            blks[name] = blk
+        t_blocks = time.perf_counter() - t_blocks
+    finally:
+        (done_top, js_top, stat_top), t_top = fut.result()
+    macros = {n: _block_ports(js_top, n) for n in blocks}
+    for n, blk in blks.items():
+        want = {_pin_name(p, i, w) for p, (_, w) in macros[n].items() for i in range(w)}
+        if want != set(blk.pin_dir):
+            raise TimingError(f"{what}: block {n}'s pins differ between the top and the block")
+    nl = _netlist_from_json(js_top, top, lib, macros, block=False, what=what)
+    n_macro = sum(1 for _, typ, _ in nl.cells if typ in blks)
+    trees = _insert_buffer_trees(nl, lib, blks, wire_load=wl, clock_port=clock_port)
+    text = nl.to_verilog()
+    tdir = tmp / "top"
+    files = {"netlist.v": text}
+    for n, blk in blks.items():
+        (tdir / f"{n}.lib").write_text(blk.liberty)
+        files[f"{n}.lib"] = blk.liberty
+        files[f"{n}.v"] = blk.text
+        files[f"{n}.sta.tcl"] = blk.script
+        files[f"{n}.sta.log"] = blk.log
+    (tdir / "netlist.v").write_text(text)
+    script = sta_script(top, lib, clock_ns=period, load_pf=load_pf, wire_load=wl,
+                        clock_port=clock_port, paths_from=tuple(from_ports),
+                        models=tuple(f"{n}.lib" for n in sorted(blks)))
+    log, t_sta = _run_sta(script, tdir, what)
+    # the whole design's mapped area and cells: the top, every block instance, the trees
+    by_type = {k: int(v) for k, v in stat_top.get("num_cells_by_type", {}).items()
+               if k not in blks}
+    a_top = float(stat_top.get("area", 0.0))
+    tot_area, seq_area = a_top, float(stat_top.get("sequential_area", 0.0))
+    for n, blk in blks.items():
+        k = blocks[n]
+        tot_area += k * float(blk.stat.get("area", 0.0))
+        seq_area += k * float(blk.stat.get("sequential_area", 0.0))
+        for c, v in blk.stat.get("num_cells_by_type", {}).items():
+            by_type[c] = by_type.get(c, 0) + k * int(v)
+    for r in trees:
+        tot_area += r["area"]
+        for c, v in r["cells"].items():
+            by_type[c] = by_type.get(c, 0) + v
+    stat = {"area": tot_area, "sequential_area": seq_area,
+            "num_cells": sum(by_type.values()), "num_cells_by_type": by_type}
+    data = _analyse(log, text, lib, top=top, period=period, load_pf=load_pf, wire_load=wl,
+                    clock_port=clock_port, stat=stat, modules=n_modules,
+                    splice=_splicer(nl, blks))
+    top_cp = data["critical_path_ns"]
+    worst_blk = max(blks.values(), key=lambda b: (b.internal_ns, b.name))
+    data["tns_ns"] = round((data["tns_ns"] or 0.0) + sum(b.instances * b.tns_ns
+                                                         for b in blks.values()), 4)
+    data["critical_path_top_ns"] = top_cp
+    if worst_blk.internal is not None and worst_blk.internal_ns > top_cp:
+        crit = worst_blk.internal_ns
+        cp = {k: v for k, v in worst_blk.internal.items()}
+        cp["inside_block"] = {"block": worst_blk.name, "instances": worst_blk.instances}
+        data["critical_path"] = cp
+        data["critical_path_ns"] = round(crit, 4)
+        data["worst_slack_ns"] = round(period - crit, 4)
+        data["fmax_mhz"] = round(1000.0 / crit, 3) if crit > 0 else None
+        data["met"] = period - crit >= 0.0
+    data["timed"] = "hierarchical (top flattened, repeated blocks as timing models)"
+    data["modules_flattened"] = n_modules - len(blks)
+    data["timed_note"] = (
+        "each block (a leaf module repeated at least "
+        f"{MIN_BLOCK_INSTANCES} times: {', '.join(sorted(blks))}) is mapped and timed once on "
+        "its own and abstracted as an extracted timing model (pin capacitances, setup "
+        "constraints of its inputs, clock-to-output arcs of its outputs; its boundary is "
+        "registered: no input-to-output path); the rest of the design is flattened and mapped "
+        "with the blocks as black boxes; nets that drive many block pins get buffer trees; "
+        "sta times the top with the models, and the blocks' own register-to-register paths "
+        "are checked in the block runs; Fmax is the worse of the two")
+    data["hierarchy"] = {
+        "blocks": [{
+            "name": b.name, "instances": b.instances, "cells": int(b.stat.get("num_cells", 0)),
+            "area": round(float(b.stat.get("area", 0.0)), 4),
+            "internal_critical_path_ns": round(b.internal_ns, 4) if b.internal else None,
+            "internal_fmax_mhz": (round(1000.0 / b.internal_ns, 3)
+                                  if b.internal and b.internal_ns > 0 else None),
+            "internal_path": ({k: b.internal[k] for k in
+                               ("startpoint", "endpoint", "logic_levels", "buffers", "cells")}
+                              if b.internal else None),
+            "pins": {"inputs": sum(1 for d in b.pin_dir.values() if d == "input"),
+                     "constrained_inputs": len(b.setup), "outputs_with_arcs": len(b.arcs),
+                     "outputs": sum(1 for d in b.pin_dir.values() if d == "output")},
+            "model": f"{b.name}.lib", "seconds": b.seconds,
+        } for b in blks.values()],
+        "top": {"cells": int(stat_top.get("num_cells", 0)) - n_macro,
+                "area": round(a_top, 4), "block_instances": n_macro},
+        "buffer_trees": trees,
+        "boundary_constraints": (
+            "block inputs: the model's setup constraint, characterized with the input at 0 "
+            "delay and a given transition, so at the top each input sees its real driver, "
+            "wire load and transition; block outputs: clock-to-output delay and transition "
+            "tabled over the real load; block registers: ideal clock, as at the top"),
+        "etm_slews_ns": list(ETM_SLEWS_NS), "etm_loads_pf": list(ETM_LOADS_PF),
+        "tree_max_fanout": TREE_MAX_FANOUT,
+        "tree_max_load_pf": round(TREE_MAX_FANOUT * lib.cap_ref * lib.cap_unit_pf, 6),
+    }
+    data["synthesis"]["script"] = _hier_worker_script({**job, "mode": "top",
+                                                       "blackboxes": sorted(blks)})
+    data["synthesis"]["block_script"] = _hier_worker_script({**job, "mode": "block",
+                                                             "top": "<block>"})
+    steps: dict[str, float] = {}
+    for name, secs in done_top["steps"]:
+        steps[name] = round(steps.get(name, 0.0) + secs, 3)
+    data["synthesis"]["steps_seconds"] = steps
+    data["tools"] = {"yosys": stat_top["creator"]}
+    seconds = {"yosys": round(t_top, 3), "blocks": round(t_blocks, 3), "sta": round(t_sta, 3)}
+    return data, log, script, text, files, seconds
+
+
 # ---- output ------------------------------------------------------------------------------------
 def format_summary(rep: TimingReport) -> str:
     """A few lines: Fmax, slack, critical path, areas (printed by the CLI)."""
@@ -937,6 +1944,24 @@ def format_summary(rep: TimingReport) -> str:
             a_line += f" ({d['area']['mapped_vs_area_flow_pct']:+.1f} %)"
     wl = d["wire_load"]["model"] or "none"
     sec = d["seconds"]
+    hier = d.get("hierarchy")
+    h_lines = []
+    if hier:
+        h_lines += [f"block {b['name']} x{b['instances']}: {b['cells']} cells, own worst path "
+                    + (f"{b['internal_critical_path_ns']:.3f} ns"
+                       if b["internal_critical_path_ns"] is not None else "none")
+                    + f" (timing model {b['model']})" for b in hier["blocks"]]
+        trees = hier["buffer_trees"]
+        if trees:
+            t0 = trees[0]
+            pins = ", ".join(f"{p} x{k}" for p, k in t0["sink_pins"].items())
+            n_buf = sum(t["buffers"] for t in trees)
+            h_lines.append(
+                f"buffer trees on {len(trees)} nets into the blocks ({n_buf}"
+                f" buffers); largest: {t0['net']} -> {t0['sinks']} block pins ({pins}), "
+                f"{t0['load_pf'] * 1000:.0f} fF, {t0['levels']} levels, {t0['buffers']} buffers")
+    yosys_s = f"yosys {sec['yosys']:.1f} s" + (
+        f" (blocks {sec['blocks']:.1f} s beside it)" if "blocks" in sec else "")
     return "\n".join([
         f"timing of {d.get('design', d['top'])} ({d['timed']}), library {lib['name']}, "
         f"wire load {wl}",
@@ -949,10 +1974,11 @@ def format_summary(rep: TimingReport) -> str:
             f"{x['path_ns']:.3f} ns (slack {x['slack_ns']:+.3f} ns) to {where(x['endpoint'])}, "
             f"{x['logic_levels']} cells ({x['buffers']} buffers)" if x else "none")
           for port, x in d.get("paths_from", {}).items()],
+        *h_lines,
         a_line,
-        (f"from the cache in {sec['total']:.1f} s (computed in yosys {sec['yosys']:.1f} s, "
+        (f"from the cache in {sec['total']:.1f} s (computed in {yosys_s}, "
          f"sta {sec['sta']:.1f} s)") if d.get("cached") else
-        f"{sec['total']:.1f} s (yosys {sec['yosys']:.1f} s, sta {sec['sta']:.1f} s)",
+        f"{sec['total']:.1f} s ({yosys_s}, sta {sec['sta']:.1f} s)",
     ])
 
 
@@ -976,8 +2002,11 @@ def format_report(rep: TimingReport) -> str:
         f"{c['driving_pin']}",
         f"outputs    : {c['output_delay_ns']:g} ns output delay, {c['load_pf'] * 1000:g} fF load",
         f"wire load  : {wl['model'] or 'none'} (mode {wl['mode'] or '-'}); {wl['note']}",
-        f"mapping    : yosys synth -flatten, dfflibmap, abc -D {syn['abc_delay_target_ps']:g}"
-        f" -script {syn['abc_script']}",
+        (f"mapping    : yosys synth -flatten, dfflibmap, abc -D {syn['abc_delay_target_ps']:g}"
+         f" -script {syn['abc_script']}") if not d.get("hierarchy") else
+        (f"mapping    : each block alone, the top flattened with the blocks as black boxes: "
+         f"synth -flatten, dfflibmap, abc -D {syn['abc_delay_target_ps']:g} -script "
+         f"{syn['abc_script']}; buffer trees on nets into many blocks"),
         "units      : ns (sta's numbers below are in the library's time unit, "
         f"{lib['time_unit_ns']:g} ns)",
         "",
@@ -1001,6 +2030,11 @@ def write_report(rep: TimingReport, out_dir: str | Path) -> Path:
     if rep.netlist is not None:
         atomic_write_text(out / "netlist.v", rep.netlist)
         rep.data["files"]["netlist"] = "netlist.v"
+    for name, text in sorted(rep.files.items()):
+        if name != "netlist.v":
+            atomic_write_text(out / name, text)
+    if rep.files:
+        rep.data["files"]["blocks"] = sorted(n for n in rep.files if n != "netlist.v")
     atomic_write_text(out / "sta.tcl", rep.sta_tcl)
     atomic_write_text(out / "sta.log", rep.sta_log)
     atomic_write_text(out / "timing.rpt", rep.report)

@@ -93,8 +93,12 @@ async def cocotb_system_gemm(dut):
                       describe=lambda i: f"rd beat {i}", fmt=lambda v: f"{int(v):#x}")
     sb.expect(int(dut.done.value) == 1, "done not set after the drain")
     sb.expect(int(dut.error.value) == 0, "an engine's error flag is set")
-    sb.expect(cycles == img.cycles, f"busy {cycles} cycles, golden.scaleout.system_cycles "
-                                    f"says {img.cycles}")
+    if cfg["system"]["net"] == "bus":  # one beat per cycle for all pods: the model bounds it
+        sb.expect(cycles >= img.cycles, f"busy {cycles} cycles, below the bus bound "
+                                        f"{img.cycles}")
+    else:
+        sb.expect(cycles == img.cycles, f"busy {cycles} cycles, golden.scaleout."
+                                        f"system_cycles says {img.cycles}")
     sb.check()
     tb_record({"test": "system_gemm", "gemm": cfg["gemm"], "cycles": cycles,
                "model_cycles": img.cycles, "wall_s": wall})
@@ -131,3 +135,15 @@ def build_and_run(sim: str, c: tuple, *, seed: int, block: str = "system",
                                      for s in simulators()])
 def test_system_cosim(sim, cfg):
     build_and_run(sim, cfg, seed=9100 + sum(map(ord, cfg[0])))
+
+
+#: `make regress`: 16 pods of 8x8 with every network (Verilator).
+REGRESS = [(f"16x8x8-{net}{e}", 16, "8x8", "hbfp6", None, net, e, 16, (150, 130, 40), "xor")
+           for net, e in (("butterfly", 0), ("butterfly", 1), ("benes", 0), ("crossbar", 0),
+                          ("bus", 0))]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cfg", REGRESS, ids=[c[0] for c in REGRESS])
+def test_system_cosim_16_pods(cfg):
+    build_and_run("verilator", cfg, seed=9300 + sum(map(ord, cfg[0])))
