@@ -170,14 +170,7 @@ def run_timing(args: argparse.Namespace) -> int:
         have = ", ".join(lib.wire_loads) or "none"
         raise ConfigError(f"--wire-load={args.wire_load!r}: library {lib.name} has no such "
                           f"wire-load model (it has: {have})")
-    clock = None
-    if args.clock_ns is not None:
-        try:
-            clock = timing.check_clock(str(args.clock_ns).strip())
-        except timing.TimingError:
-            raise ConfigError(
-                f"{flag_name(args, '--clock-ns')}={args.clock_ns!r}: must be a positive number "
-                f"of nanoseconds up to {timing.MAX_CLOCK_NS:g} (e.g. 10)") from None
+    clock = timing.clock_flag(args.clock_ns, flag_name(args, "--clock-ns"), "10")
     timing.sta_binary()  # refuse a missing sta before generating anything
     cfg = design_from_args(args, baseline=True)
     design = generate(target, cfg, what=flag_name(args, "--target"))

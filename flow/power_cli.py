@@ -123,14 +123,7 @@ def run_power(args: argparse.Namespace) -> int:
         if args.liberty:
             raise ConfigError(f"{flag_name(args, '--liberty')}: {e}") from None
         raise
-    clock = None
-    if args.clock_ns is not None:
-        try:
-            clock = timing.check_clock(str(args.clock_ns).strip())
-        except timing.TimingError:
-            raise ConfigError(
-                f"{flag_name(args, '--clock-ns')}={args.clock_ns!r}: must be a positive number "
-                f"of nanoseconds up to {timing.MAX_CLOCK_NS:g} (e.g. 5)") from None
+    clock = timing.clock_flag(args.clock_ns, flag_name(args, "--clock-ns"), "5")
     try:
         timing.sta_binary()  # refuse a missing sta or Icarus before generating anything
     except timing.TimingError as e:

@@ -508,6 +508,18 @@ def check_clock(clock_ns: Any, what: str = "clock period") -> float:
 
 
 # ---- worker ------------------------------------------------------------------------------------
+def clock_flag(value: Any, typed: str, example: str = "10") -> float | None:
+    """A ``--clock-ns`` / ``CLOCK_NS`` value as typed (``None``: not given), checked like
+    :func:`check_clock`; the refusal names ``typed`` (the flag or make variable)."""
+    if value is None:
+        return None
+    try:
+        return check_clock(str(value).strip())
+    except TimingError:
+        raise TimingError(f"{typed}={value!r}: must be a positive number of nanoseconds up to "
+                          f"{MAX_CLOCK_NS:g} (e.g. {example})") from None
+
+
 def worker_script(job: dict[str, Any]) -> list[str]:
     """The Yosys commands of one timing mapping (``job`` as written by :func:`_run_worker`)."""
     top, lib = job["top"], job["liberty"]

@@ -64,34 +64,27 @@ def engine_config(cfg: DesignConfig, *, names: dict[str, str] | None = None) -> 
     """Check the engine constraints of ``cfg``; return the :class:`hw.engine.Engine` kwargs."""
     names = {"block": "--block", "pipeline": "--pipeline", "tile": "--tile",
              "rounding": "--rounding", **(names or {})}
-    if cfg.format == "int8":
-        if cfg.rounding != "nearest_even":
+    if cfg.is_baseline:  # the FP32 and INT8 arrays: dense, one fold slice of R lanes a beat
+        name = f"the {cfg.format.upper()} engine"
+        if cfg.block_size != cfg.rows:
+            raise ConfigError(f"{names['block']}={cfg.block_size}: {name} takes one fold slice "
+                              f"(R = {cfg.rows} lanes) per beat; accepted: {cfg.rows} or leave "
+                              "it unset")
+        int8 = cfg.format == "int8"
+        if int8 and cfg.rounding != "nearest_even":
             raise ConfigError(f"{names['rounding']}={cfg.rounding}: the INT8 engine's quantizer "
                               "rounds to nearest even; accepted: nearest_even or leave it unset")
-        if cfg.block_size != cfg.rows:
-            raise ConfigError(f"{names['block']}={cfg.block_size}: the INT8 engine takes one "
-                              f"fold slice (R = {cfg.rows} lanes) per beat; accepted: "
-                              f"{cfg.rows} or leave it unset")
-        p = {"rows": cfg.rows, "cols": cfg.cols, "mant_bits": 7, "acc_width": 32,
-             "sparsity": (1, 1), "narrow_mant_bits": None, "tile": cfg.tile,
-             "stochastic": False, "convert_pipeline": cfg.pipeline,
-             "normalize_pipeline": cfg.pipeline, "arith": "int8"}
-        return p
-    if cfg.is_baseline:
-        if cfg.pipeline != 1:
+        if not int8 and cfg.pipeline != 1:
             raise ConfigError(f"{names['pipeline']}={cfg.pipeline}: the FP32 engine has no "
                               "converter to pipeline; accepted: leave it unset")
-        if cfg.rounding != "nearest_even":
+        if not int8 and cfg.rounding != "nearest_even":
             raise ConfigError(f"{names['rounding']}={cfg.rounding}: the FP32 engine does no "
                               "conversion; accepted: leave it unset")
-        if cfg.block_size != cfg.rows:
-            raise ConfigError(f"{names['block']}={cfg.block_size}: the FP32 engine takes one "
-                              f"fold slice (R = {cfg.rows} lanes) per beat; accepted: "
-                              f"{cfg.rows} or leave it unset")
-        return {"rows": cfg.rows, "cols": cfg.cols, "mant_bits": 23, "acc_width": 32,
-                "sparsity": (1, 1), "narrow_mant_bits": None, "tile": cfg.tile,
-                "stochastic": False, "convert_pipeline": 0, "normalize_pipeline": 1,
-                "arith": "fp32"}
+        return {"rows": cfg.rows, "cols": cfg.cols, "mant_bits": cfg.mant_bits,
+                "acc_width": 32, "sparsity": (1, 1), "narrow_mant_bits": None,
+                "tile": cfg.tile, "stochastic": False,
+                "convert_pipeline": cfg.pipeline if int8 else 0,
+                "normalize_pipeline": cfg.pipeline if int8 else 1, "arith": cfg.format}
     p = pod_config(cfg.replace(pipeline=1, rounding="nearest_even"),
                    names={**names, "block": names["block"]})
     kf = p["rows"] // p["sparsity"][0] * p["sparsity"][1]
