@@ -31,7 +31,7 @@ TILE     ?=
 WORKLOAD ?=
 export WAVES
 
-.PHONY: help venv gen lint-rtl timing power ensure-opensta test sim regress bench area provisioning interplay scaleout lint clean ensure-iverilog
+.PHONY: help venv gen lint-rtl timing power ensure-opensta test sim regress bench area provisioning interplay scaleout dse lint clean ensure-iverilog
 
 help:
 	@echo "make gen POD=32x32 [FMT=hbfp6] [BLOCK=32] [SPARSITY=2:4] [CONFIG=configs/x.yaml]"
@@ -47,6 +47,8 @@ help:
 	@echo "make provisioning              build/reports/provisioning.md"
 	@echo "make interplay                 build/reports/interplay/report.md"
 	@echo "make scaleout                  build/reports/scaleout/report.md (multi-pod model, docs/scaleout.md)"
+	@echo "make dse [SWEEP=configs/sweeps/granularity.yaml] [WORKERS=2] [DASK_SCHEDULER=tcp://host:8786]"
+	@echo "                               design-space sweep on Dask, build/dse/<sweep>/ (docs/dse.md)"
 
 # ---- environment -------------------------------------------------------------------------
 $(CORE_STAMP): pyproject.toml
@@ -141,6 +143,14 @@ interplay: $(STUDY_STAMP)
 
 scaleout: $(CORE_STAMP)
 	$(VPY) -m studies.scaleout
+
+# Design-space sweep on Dask (docs/dse.md): a LocalCluster of WORKERS processes, or the
+# cluster at DASK_SCHEDULER. SWEEP, WORKERS, DASK_SCHEDULER reach the CLI through the environment.
+SWEEP ?=
+WORKERS ?=
+export SWEEP WORKERS DASK_SCHEDULER
+dse: $(CORE_STAMP) ensure-opensta ensure-iverilog
+	@$(VPY) -m flow.dse
 
 clean:
 	rm -rf build sim_build .pytest_cache

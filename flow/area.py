@@ -57,6 +57,10 @@ __all__ = [
     "area_of_design_libs",
     "area_of_verilog",
     "area_of_verilog_libs",
+    "AreaPlan",
+    "assemble_area",
+    "plan_area",
+    "run_area_job",
     "format_table",
     "ihp_liberty",
     "load_library",
@@ -541,6 +545,39 @@ def area_of_verilog_libs(
     already cached, in the same worker.
     """
     t0 = time.perf_counter()
+    plan = plan_area(files, top, liberties, flat=flat)
+    n_jobs = jobs or min(len(plan.jobs), os.cpu_count() or 1)
+    if n_jobs > 1 and len(plan.jobs) > 1:
+        with ThreadPoolExecutor(max_workers=n_jobs) as ex:
+            results = list(ex.map(lambda j: run_area_job(j, cache_dir), plan.jobs))
+    else:
+        results = [run_area_job(j, cache_dir) for j in plan.jobs]
+    return assemble_area(plan, results, seconds=time.perf_counter() - t0)
+
+
+@dataclass
+class AreaPlan:
+    """What :func:`plan_area` found: the unique module classes of a design and one
+    synthesis job per class (:func:`run_area_job`), in class order."""
+
+    top: str
+    libs: list[Library]
+    flat: bool
+    cls: dict[str, str]
+    rep: dict[str, str]
+    groups: dict[str, list[str]]
+    jobs: list[dict[str, Any]]
+
+
+def plan_area(files: Mapping[str, str], top: str,
+              liberties: list[str | Path | Library | None], *, flat: bool = False) -> AreaPlan:
+    """Split a design into its unique module classes, one synthesis job each.
+
+    A job (a plain dict, picklable) carries the module's Verilog, its children's (black
+    boxes), the libraries and its cache keys; jobs of equal modules have equal ``keys``
+    whatever design they come from, which is what lets a scheduler run each once
+    (:mod:`flow.dse`). Raises :class:`AreaError`.
+    """
     libs = [lb if isinstance(lb, Library) else load_library(lb) for lb in liberties]
     mods = split_modules(files)
     top = _plain(top)
@@ -573,81 +610,98 @@ def area_of_verilog_libs(
         if flat:
             design_v = "\n".join(mods[n].text for n in sorted(reach))
             deps_v = ""
+            children: dict[str, int] = {}
         else:
             design_v = mods[name].text
             deps_v = "\n".join(mods[ch].text for ch in sorted(mods[name].children))
-        keys = [_cache_key(c, lib, flat) for lib in libs]
-        return {"class": c, "name": name, "design_v": design_v, "deps_v": deps_v, "keys": keys}
+            children = dict(mods[name].children)
+        return {"class": c, "name": name, "design_v": design_v, "deps_v": deps_v,
+                "keys": [_cache_key(c, lib, flat) for lib in libs],
+                "liberties": [str(lib.path) for lib in libs], "flat": flat,
+                "children": children,
+                "children_cls": {ch: cls[ch] for ch in children}, "what": f"design {top}"}
 
-    jobs_list = [job_for(c) for c in sorted(groups)]
+    return AreaPlan(top, libs, flat, cls, rep, groups, [job_for(c) for c in sorted(groups)])
+
+
+def run_area_job(j: Mapping[str, Any], cache_dir: str | Path | None = DEFAULT_CACHE
+                 ) -> list[dict[str, Any]]:
+    """Synthesize one module job of :func:`plan_area` (or read it from the cache): one
+    result per library of the job."""
+    libs = j["liberties"]
     cdir = None if cache_dir is None else Path(cache_dir)
-
-    def run(j: dict[str, Any]) -> list[dict[str, Any]]:
-        outs: list[dict[str, Any] | None] = [None] * len(libs)
-        if cdir is not None:
-            for i, key in enumerate(j["keys"]):
-                f = cdir / f"{key}.json"
-                if f.exists():
-                    try:
-                        outs[i] = {**json.loads(f.read_text()), "cached": True}
-                    except (OSError, ValueError):
-                        pass  # a damaged cache entry is recomputed
-        todo = [i for i, o in enumerate(outs) if o is None]
-        if not todo:
-            return outs  # type: ignore[return-value]
-        r = _run_worker(
-            {"top": j["name"], "liberties": [str(libs[i].path) for i in todo],
-             "script": ABC_SCRIPT, "flat": flat},
-            j["design_v"], j["deps_v"], what=f"design {top}, module {j['name']}",
-        )
-        child_names = {} if flat else mods[j["name"]].children
-        trans, exact = _transistors(r["cmos"], child_names)
-        for i, libm in zip(todo, r["libs"], strict=True):
-            by_type = {
-                t: n for t, n in libm.get("num_cells_by_type", {}).items()
-                if _plain(t) not in child_names
-            }
-            children_yosys = {
-                _plain(t): n for t, n in libm.get("num_cells_by_type", {}).items()
-                if _plain(t) in child_names
-            }
-            # Yosys is the judge of what is instantiated; the lexical split must agree.
-            if children_yosys != dict(child_names):
-                raise AreaError(
-                    f"design {top}, module {j['name']}: instances found by yosys "
-                    f"{children_yosys} differ from the Verilog scan {dict(child_names)}"
-                )
-            out = {
-                "cells": sum(by_type.values()),
-                "cells_by_type": by_type,
-                "area": float(libm.get("area", 0.0)),
-                "sequential_area": float(libm.get("sequential_area", 0.0)),
-                "transistors": trans,
-                "transistors_exact": exact,
-                "children_by_class": _by_class(children_yosys, cls),
-                "seconds": r["seconds"],
-            }
-            if cdir is not None:
-                cdir.mkdir(parents=True, exist_ok=True)
-                key = j["keys"][i]
-                tmpf = cdir / f".{key}.{os.getpid()}.{threading.get_ident()}.tmp"
-                tmpf.write_text(json.dumps(out, sort_keys=True))
-                os.replace(tmpf, cdir / f"{key}.json")
-            outs[i] = {**out, "cached": False}
+    outs: list[dict[str, Any] | None] = [None] * len(libs)
+    if cdir is not None:
+        for i, key in enumerate(j["keys"]):
+            f = cdir / f"{key}.json"
+            if f.exists():
+                try:
+                    outs[i] = {**json.loads(f.read_text()), "cached": True}
+                except (OSError, ValueError):
+                    pass  # a damaged cache entry is recomputed
+    todo = [i for i, o in enumerate(outs) if o is None]
+    if not todo:
         return outs  # type: ignore[return-value]
+    r = _run_worker(
+        {"top": j["name"], "liberties": [libs[i] for i in todo], "script": ABC_SCRIPT,
+         "flat": j["flat"]},
+        j["design_v"], j["deps_v"], what=f"{j['what']}, module {j['name']}",
+    )
+    child_names = j["children"]
+    trans, exact = _transistors(r["cmos"], child_names)
+    for i, libm in zip(todo, r["libs"], strict=True):
+        by_type = {
+            t: n for t, n in libm.get("num_cells_by_type", {}).items()
+            if _plain(t) not in child_names
+        }
+        children_yosys = {
+            _plain(t): n for t, n in libm.get("num_cells_by_type", {}).items()
+            if _plain(t) in child_names
+        }
+        # Yosys is the judge of what is instantiated; the lexical split must agree.
+        if children_yosys != dict(child_names):
+            raise AreaError(
+                f"{j['what']}, module {j['name']}: instances found by yosys "
+                f"{children_yosys} differ from the Verilog scan {dict(child_names)}"
+            )
+        out = {
+            "cells": sum(by_type.values()),
+            "cells_by_type": by_type,
+            "area": float(libm.get("area", 0.0)),
+            "sequential_area": float(libm.get("sequential_area", 0.0)),
+            "transistors": trans,
+            "transistors_exact": exact,
+            "children_by_class": _by_class(children_yosys, j["children_cls"]),
+            "seconds": r["seconds"],
+        }
+        if cdir is not None:
+            cdir.mkdir(parents=True, exist_ok=True)
+            key = j["keys"][i]
+            tmpf = cdir / f".{key}.{os.getpid()}.{threading.get_ident()}.tmp"
+            tmpf.write_text(json.dumps(out, sort_keys=True))
+            os.replace(tmpf, cdir / f"{key}.json")
+        outs[i] = {**out, "cached": False}
+    return outs  # type: ignore[return-value]
 
-    n_jobs = jobs or min(len(jobs_list), os.cpu_count() or 1)
-    if n_jobs > 1 and len(jobs_list) > 1:
-        with ThreadPoolExecutor(max_workers=n_jobs) as ex:
-            results = list(ex.map(run, jobs_list))
-    else:
-        results = [run(j) for j in jobs_list]
-    wall = time.perf_counter() - t0
-    return [
-        _assemble(top, lib, flat, cls, rep, groups,
-                  {j["class"]: r[i] for j, r in zip(jobs_list, results, strict=True)}, wall)
-        for i, lib in enumerate(libs)
-    ]
+
+def assemble_area(plan: AreaPlan, results: list[list[dict[str, Any]]], *,
+                  seconds: float = 0.0, skip: set[str] | frozenset[str] = frozenset()
+                  ) -> list[AreaReport]:
+    """Reports (one per library) from the results of every job of ``plan``, in job order.
+    ``skip``: class ids counted as nothing (a block costed otherwise, e.g. a buffer taken
+    by SRAM macros); their instances still appear, with zero area."""
+    out = []
+    for i, lib in enumerate(plan.libs):
+        res = {}
+        for j, r in zip(plan.jobs, results, strict=True):
+            e = r[i]
+            if j["class"] in skip:
+                e = {**e, "cells": 0, "cells_by_type": {}, "area": 0.0, "sequential_area": 0.0,
+                     "transistors": 0}
+            res[j["class"]] = e
+        out.append(_assemble(plan.top, lib, plan.flat, plan.cls, plan.rep, plan.groups, res,
+                             seconds))
+    return out
 
 
 def _assemble(top: str, lib: Library, flat: bool, cls: Mapping[str, str],

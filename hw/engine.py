@@ -103,6 +103,26 @@ class OutputBuffer(Block):
         return m
 
 
+class FP32Adder(Block):
+    """Combinational FTZ FP32 adder (:func:`hw.fp32mac.fp32_add`): ``s = x + y`` (RNE).
+
+    A module of its own so that a C-column engine's C accumulation adders are one module
+    instantiated C times (synthesized and timed once) instead of C copies in the top.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(self.signature_of())
+
+    @staticmethod
+    def signature_of() -> wiring.Signature:
+        return wiring.Signature({"x": In(32), "y": In(32), "s": Out(32)})
+
+    def elaborate(self, platform):  # noqa: ARG002
+        m = Module()
+        m.d.comb += self.s.eq(fp32_add(m, self.x, self.y))
+        return m
+
+
 class Engine(Block):
     """FP32-in / FP32-out GEMM engine around an R x C HBFP pod.
 
@@ -274,9 +294,9 @@ class Engine(Block):
     def children(self) -> dict[str, Callable[[], Block]]:
         """Key -> factory of each distinct child (for :func:`gen.hier.emit_hierarchy`)."""
         if self.fp32:  # FP32 lanes go straight into the array; its sums are FP32 already
-            return {"pod": self.make_pod, "buffer": self.make_buffer}
+            return {"pod": self.make_pod, "buffer": self.make_buffer, "add": FP32Adder}
         return {"pod": self.make_pod, "convert": self.make_convert, "norm": self.make_norm,
-                "buffer": self.make_buffer}
+                "buffer": self.make_buffer, "add": FP32Adder}
 
     def _signature(self, key: str) -> wiring.Signature:
         if key == "pod":
@@ -290,11 +310,14 @@ class Engine(Block):
                                            narrow_mant_bits=self.narrow_mant_bits)
         if key == "buffer":
             return OutputBuffer.signature_of(depth=self.tile, width=self.cols * 32)
+        if key == "add":
+            return FP32Adder.signature_of()
         return HBFPToFP32.signature_of(acc_width=self.acc_width, exp_width=PROD_EXP_WIDTH)
 
     def _place(self, m: Module, name: str, key: str):
         return place(m, name, self.children()[key], self._signature(key),
-                     None if self.prefix is None else f"{self.prefix}_{key}")
+                     None if self.prefix is None else f"{self.prefix}_{key}",
+                     clocked=key != "add")
 
     # ---- RTL --------------------------------------------------------------------------------
     def elaborate(self, platform):  # noqa: ARG002
@@ -422,8 +445,9 @@ class Engine(Block):
         sums = []
         for c in range(C):
             v = Mux(s_inv, CANONICAL_NAN, norms[c])
-            s = fp32_add(m, buf.r_data[c * 32:(c + 1) * 32], v, name=f"acc{c}")
-            sums.append(Mux(s_first, v, s))
+            add = self._place(m, f"acc{c}", "add")
+            m.d.comb += [add.x.eq(buf.r_data[c * 32:(c + 1) * 32]), add.y.eq(v)]
+            sums.append(Mux(s_first, v, add.s))
         total = Signal(C * 32, name="sum_row")
         m.d.comb += total.eq(Cat(*sums))
         in_tile = s_row < self.tile
