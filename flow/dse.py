@@ -73,8 +73,12 @@ MODEL_FANOUT = 2
 SWITCH_FIT_WIDTHS = (32, 256)
 #: Largest pod count a budget search considers.
 MAX_PODS = 1 << 16
-#: SRAM words per bank (the RTL system's default, hw/system.py).
-BANK_WORDS = 1024
+#: Most words an activation or weight bank may have (deeper: the point fails, as the tile
+#: compiler refuses a partition that does not fit its bank).
+MAX_BANK_WORDS = 1 << 17
+#: DRAM bandwidth and bytes per element of the workload bound (SOSA's defaults).
+DRAM_BYTES_PER_S = 1.2e12
+DRAM_BYTES_PER_WORD = 1.0
 SWEEP_KEYS = {"name", "pod", "format", "sparsity", "network", "partition", "pods", "budget",
               "workloads", "clock_ns"}
 
@@ -477,9 +481,14 @@ def task_pod_timing(spec: dict[str, Any], env: Env) -> dict[str, Any]:
 
     def compute() -> dict[str, Any]:
         cfg = DesignConfig(**spec)
-        rep = timing.timing_of_design(generate("pod", cfg), liberty=env.liberty,
-                                      area_flow=False,
-                                      cache_dir=env.flow_caches["timing"])
+        if cfg.format in HBFP_FORMATS:
+            design = generate("pod", cfg)
+            files, top = dict(design.files), design.top
+        else:  # the baseline arrays exist inside their engine only: time its pod module
+            design = generate("engine", DesignConfig(**spec, tile=ENGINE_TILE))
+            files, top = dict(design.files), f"{design.top}_pod"
+        rep = timing.timing_of_verilog(files, top, liberty=env.liberty, area_flow=False,
+                                       cache_dir=env.flow_caches["timing"])
         d = rep.data
         return {"fmax_mhz": d.get("fmax_mhz"), "critical_path_ns": d.get("critical_path_ns"),
                 "timed": d.get("timed"),
@@ -606,8 +615,27 @@ class SystemCost:
     parts: dict[str, float] = field(default_factory=dict)
 
 
+def bank_words(pt: Point, workloads: Sequence[str]) -> dict[str, int]:
+    """Words per bank so that one partition's streams fit (the tile compiler's condition):
+    activations ``min(part, M) x folds``, weights ``R x folds`` (one weight tile's folds),
+    results ``part``, over every GEMM of the workloads. Raises :class:`DseError` beyond
+    :data:`MAX_BANK_WORDS`."""
+    n, m = _nm(pt.sparsity)
+    kf = pt.rows // n * m
+    act = w = 1
+    for name in workloads:
+        for g in workload(name):
+            folds = -(-g.K // kf)
+            act, w = max(act, min(pt.part, g.M) * folds), max(w, pt.rows * folds)
+    if max(act, w) > MAX_BANK_WORDS:
+        raise DseError(f"{pt.label}: a partition needs {act:,} activation-bank words (weights "
+                       f"{w:,}), more than the {MAX_BANK_WORDS:,} a bank may have")
+    return {"act": act, "w": w, "res": pt.part}
+
+
 def system_cost(pt: Point, pods: int, eng: dict[str, Any], switches: Mapping[tuple, dict],
-                energies: Mapping, k: float, mhz: float, macros: list) -> SystemCost:
+                energies: Mapping, k: float, mhz: float, macros: list,
+                workloads: Sequence[str]) -> SystemCost:
     """Area and power of ``pods`` engines, their banks and the three networks at ``mhz``."""
     node = model_power_mw(eng["cells_by_type"], energies, mhz)
     node_mw = k * node["dynamic_mw"] + node["leakage_mw"]
@@ -616,9 +644,10 @@ def system_cost(pt: Point, pods: int, eng: dict[str, Any], switches: Mapping[tup
     # per pod: activation, weight and result banks (one port: the host fills them before the
     # run, the readers or the writer use them during it) and the engine's output buffer (two
     # ports: a read and a write every cycle), ``part`` rows of it
-    bufs = [("act", BANK_WORDS, eng["act_width"], 1.0, 0.0, 1),
-            ("w", BANK_WORDS, eng["w_width"], min(1.0, pt.rows / pt.part), 0.0, 1),
-            ("res", BANK_WORDS, eng["res_width"], 0.0, 1.0, 1),
+    bank = bank_words(pt, workloads)
+    bufs = [("act", bank["act"], eng["act_width"], 1.0, 0.0, 1),
+            ("w", bank["w"], eng["w_width"], min(1.0, pt.rows / pt.part), 0.0, 1),
+            ("res", bank["res"], eng["res_width"], 0.0, 1.0, 1),
             ("obuf", pt.part, eng["buffer"]["width"], 1.0, 1.0, 2)]
     for _, depth, width, rd, wr, ports in bufs:
         mp = sram.map_buffer(depth, width, ports=ports, macros=macros)
@@ -641,7 +670,8 @@ def system_cost(pt: Point, pods: int, eng: dict[str, Any], switches: Mapping[tup
     tot_mw = pods * (node_mw + banks_mw) + net_mw
     return SystemCost(pods, tot_area, tot_mw, {
         "node_area": eng["area"], "node_mw": node_mw, "sram_area_per_pod": banks_area,
-        "sram_mw_per_pod": banks_mw, "network_area": net_area, "network_mw": net_mw})
+        "sram_mw_per_pod": banks_mw, "network_area": net_area, "network_mw": net_mw,
+        "act_bank_words": bank["act"], "w_bank_words": bank["w"]})
 
 
 def area_generic(eng: Mapping[str, Any]) -> bool:
@@ -670,6 +700,7 @@ def task_point(pt_d: dict[str, Any], eng: dict[str, Any], pod_t: dict[str, Any],
         eng2 = {**eng, "generic": env.lib_generic}
         k = float(calib["factor"])
         bw, ba = sweep_d["budget_w"], sweep_d["budget_mm2"]
+        wls = sweep_d["workloads"]
         unit_mm2 = 1e-6 if not env.lib_generic else None
 
         def fits(c: SystemCost) -> bool:
@@ -681,11 +712,11 @@ def task_point(pt_d: dict[str, Any], eng: dict[str, Any], pod_t: dict[str, Any],
 
         if pt.pods:
             pods = pt.pods
-            cost = system_cost(pt, pods, eng2, sw, energies, k, mhz, macros)
+            cost = system_cost(pt, pods, eng2, sw, energies, k, mhz, macros, wls)
         else:
             cost, n = None, 2
             while n <= MAX_PODS:
-                c = system_cost(pt, n, eng2, sw, energies, k, mhz, macros)
+                c = system_cost(pt, n, eng2, sw, energies, k, mhz, macros, wls)
                 if not fits(c):
                     break
                 cost, n = c, n * 2
@@ -693,10 +724,12 @@ def task_point(pt_d: dict[str, Any], eng: dict[str, Any], pod_t: dict[str, Any],
                 raise DseError(f"{pt.label}: not even two pods fit the budget")
             pods = cost.pods
         geo = SystemGeometry(pods, pt.rows, pt.cols, pt.part, pt.net, pt.expand,
-                             _nm(pt.sparsity))
+                             _nm(pt.sparsity), bank_words=bank_words(pt, wls)["act"])
         per_wl, macs, secs = {}, 0, 0.0
-        for w in sweep_d["workloads"]:
-            r = evaluate_workload(workload(w), geo, freq_hz=mhz * 1e6)
+        for w in wls:
+            r = evaluate_workload(workload(w), geo, freq_hz=mhz * 1e6,
+                                  dram_bytes_per_s=DRAM_BYTES_PER_S,
+                                  bytes_per_word=DRAM_BYTES_PER_WORD)
             per_wl[w] = {"utilization": r["utilization"], "effective_tops": r["effective_tops"],
                          "seconds": r["seconds"]}
             macs += r["macs"]

@@ -1173,14 +1173,20 @@ def _instance_counts(mods: dict[str, area.VerilogModule], top: str) -> dict[str,
 
 def hierarchical_blocks(files: dict[str, str], top: str) -> dict[str, int]:
     """The blocks the hierarchical method abstracts, with their instance counts: leaf modules
-    (no child instances) that appear at least :data:`MIN_BLOCK_INSTANCES` times in the
-    flattened design (the pod's PE). Empty for single-module designs."""
+    (no child instances) with a clock that appear at least :data:`MIN_BLOCK_INSTANCES` times
+    in the flattened design (the pod's PE). Empty for single-module designs."""
     mods = area.split_modules({n: t for n, t in files.items() if n.endswith((".v", ".sv"))})
     if top not in mods:
         return {}
     counts = _instance_counts(mods, top)
+
+    def clocked(n: str) -> bool:
+        # a block model has registered boundaries; a combinational leaf (the engine's FP32
+        # adders) has input-to-output paths and is flattened with the top instead
+        return re.search(r"\bclk\b", mods[n].body.split(";", 1)[0]) is not None
+
     return {n: k for n, k in sorted(counts.items())
-            if n != top and not mods[n].children and k >= MIN_BLOCK_INSTANCES}
+            if n != top and not mods[n].children and k >= MIN_BLOCK_INSTANCES and clocked(n)}
 
 
 @dataclass

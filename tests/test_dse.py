@@ -40,7 +40,8 @@ def test_default_sweep_has_48_points():
     assert len(s.points) == 48
     assert s.budget_w == 400.0
     assert {p.pods for p in s.points} == {0}  # the budget decides
-    assert all("int8" in x for x in s.skipped)
+    wide = dse.load_sweep(dse.DEFAULT_SWEEP.with_name("granularity-wide.yaml"))
+    assert wide.skipped and all("int8/2:4" in x for x in wide.skipped)
 
 
 @pytest.mark.parametrize("text, words", [
