@@ -37,7 +37,7 @@ import numpy as np
 
 from golden.engine import EngineLayout, _f32_bits, engine_program, int8_act_scale
 from golden.facts import MAX_TILE, ParamError, check_index
-from golden.network import network_power, zero_load_latency
+from golden.network import MAX_PORTS, network_power, zero_load_latency
 from golden.systolic import fold_cycles
 
 __all__ = [
@@ -163,8 +163,12 @@ class SystemGeometry:
 def network_latency(kind: str, pods: int, expand: int = 0) -> int:
     """Zero-load latency of a network in cycles: SOSA's figures (crossbar 1, bus 1, Benes
     2n - 1, Butterfly n + 2e with n = log2 pods), which our RTL networks meet exactly
-    (:func:`golden.network.zero_load_latency`)."""
-    return zero_load_latency(kind, pods, expand)
+    (:func:`golden.network.zero_load_latency`). Past the RTL networks' 1,024 ports (the fast
+    model of large systems) the same formulas."""
+    if pods <= MAX_PORTS:
+        return zero_load_latency(kind, pods, expand)
+    n = (pods - 1).bit_length()
+    return 1 if kind in ("crossbar", "bus") else 2 * n - 1 if kind == "benes" else n + 2 * expand
 
 
 def network_power_w(kind: str, pods: int, width_bytes: float, expand: int = 0) -> float:

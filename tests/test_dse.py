@@ -239,3 +239,10 @@ def test_distributed_run_survives_a_killed_worker(tmp_path, flow_cache):
                 os.killpg(p.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+def test_network_latency_past_the_rtl_port_limit():
+    from golden.scaleout import network_latency
+    # the formulas continue past the 1,024 ports the RTL networks accept (large budgets)
+    assert network_latency("benes", 1024) == 19 and network_latency("benes", 2048) == 21
+    assert network_latency("butterfly", 4096, 1) == 12 + 2
