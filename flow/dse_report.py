@@ -161,6 +161,13 @@ def write_report(res: Any, sweep: Any, env: Any, d: Path) -> Path:
             "32x32 pods do not come out best on our numbers") if has32 else \
             "the sweep has no 32x32 pod"
         L.append(f"- **{verdict}**. {SOSA_FINDING}.")
+        lim: dict[str, int] = {}
+        for r in rows:
+            lim[r["fmax_limit"]] = lim.get(r["fmax_limit"], 0) + 1
+        L.append("- Clock: the slowest block sets each point's clock: " + ", ".join(
+            f"{k} in {v} points" for k, v in sorted(lim.items(), key=lambda x: -x[1]))
+            + " (pod: the systolic array; shell: the engine's FP32-to-HBFP converter or "
+            "normalizer; switch: a network switch).")
         L += ["", _why(rows)]
     else:
         L.append("- no point finished")
