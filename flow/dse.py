@@ -52,7 +52,7 @@ from golden.scaleout import NETWORKS, SystemGeometry, evaluate_workload
 from golden.workloads import WORKLOADS, workload
 
 __all__ = [
-    "DSE_VERSION", "DseError", "Sweep", "Point", "load_sweep", "sweep_points", "cell_energies",
+    "DSE_VERSION", "DseError", "Sweep", "Point", "load_sweep", "cell_energies",
     "model_power_mw", "switch_counts", "run_sweep", "main",
 ]
 
@@ -264,10 +264,6 @@ def load_sweep(path: str | Path) -> Sweep:
         raise DseError(f"{what}: no design point (every combination was skipped)")
     return Sweep(name, tuple(dict.fromkeys(pts)), None if bw is None else float(bw),
                  None if ba is None else float(ba), tuple(wls), clk, tuple(skipped), str(p))
-
-
-def sweep_points(sweep: Sweep) -> list[Point]:
-    return list(sweep.points)
 
 
 def _nm(sp: str | None) -> tuple[int, int]:
@@ -635,7 +631,7 @@ def bank_words(pt: Point, workloads: Sequence[str]) -> dict[str, int]:
 
 def system_cost(pt: Point, pods: int, eng: dict[str, Any], switches: Mapping[tuple, dict],
                 energies: Mapping, k: float, mhz: float, macros: list,
-                workloads: Sequence[str]) -> SystemCost:
+                workloads: Sequence[str], *, generic: bool) -> SystemCost:
     """Area and power of ``pods`` engines, their banks and the three networks at ``mhz``."""
     node = model_power_mw(eng["cells_by_type"], energies, mhz)
     node_mw = k * node["dynamic_mw"] + node["leakage_mw"]
@@ -665,17 +661,13 @@ def system_cost(pt: Point, pods: int, eng: dict[str, Any], switches: Mapping[tup
             net_area += count * a
             net_mw += count * p
     # SRAM areas are um^2; with the generic library (GE) they are left out of the total
-    sram_in = 1.0 if macros and not area_generic(eng) else 0.0
+    sram_in = 1.0 if macros and not generic else 0.0
     tot_area = pods * (eng["area"] + sram_in * banks_area) + net_area
     tot_mw = pods * (node_mw + banks_mw) + net_mw
     return SystemCost(pods, tot_area, tot_mw, {
         "node_area": eng["area"], "node_mw": node_mw, "sram_area_per_pod": banks_area,
         "sram_mw_per_pod": banks_mw, "network_area": net_area, "network_mw": net_mw,
         "act_bank_words": bank["act"], "w_bank_words": bank["w"]})
-
-
-def area_generic(eng: Mapping[str, Any]) -> bool:
-    return bool(eng.get("generic"))
 
 
 def task_point(pt_d: dict[str, Any], eng: dict[str, Any], pod_t: dict[str, Any],
@@ -697,7 +689,6 @@ def task_point(pt_d: dict[str, Any], eng: dict[str, Any], pod_t: dict[str, Any],
             raise DseError(f"{pt.label}: no Fmax from the timing flow")
         energies = cell_energies(_power_lib(env))
         macros = sram.sram_macros()
-        eng2 = {**eng, "generic": env.lib_generic}
         k = float(calib["factor"])
         bw, ba = sweep_d["budget_w"], sweep_d["budget_mm2"]
         wls = sweep_d["workloads"]
@@ -712,11 +703,13 @@ def task_point(pt_d: dict[str, Any], eng: dict[str, Any], pod_t: dict[str, Any],
 
         if pt.pods:
             pods = pt.pods
-            cost = system_cost(pt, pods, eng2, sw, energies, k, mhz, macros, wls)
+            cost = system_cost(pt, pods, eng, sw, energies, k, mhz, macros, wls,
+                               generic=env.lib_generic)
         else:
             cost, n = None, 2
             while n <= MAX_PODS:
-                c = system_cost(pt, n, eng2, sw, energies, k, mhz, macros, wls)
+                c = system_cost(pt, n, eng, sw, energies, k, mhz, macros, wls,
+                                generic=env.lib_generic)
                 if not fits(c):
                     break
                 cost, n = c, n * 2

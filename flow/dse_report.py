@@ -209,8 +209,6 @@ def write_report(res: Any, sweep: Any, env: Any, d: Path) -> Path:
           f"{res.seconds:.1f} s on {res.workers} Dask workers (dashboard {res.dashboard}); "
           "tasks submitted by kind: " + ", ".join(f"{k} {v}" for k, v in
                                                   sorted(res.tasks.items())) + "."]
-    if "area_modules" in res.tasks:
-        pass
     L += ["", "## SOSA beside ours", "",
           "- SOSA: 28 nm, 1 GHz fixed, 8-bit operands, power from per-byte SRAM, per-MAC and "
           "per-byte-of-network constants; pods counted under 400 W; cycles from a lockstep "
