@@ -398,8 +398,16 @@ def model_power_mw(cells_by_type: Mapping[str, float], energies: Mapping[str, tu
     return {"dynamic_mw": dyn, "leakage_mw": leak}
 
 
+#: Power libraries parsed in this process, by (path, sha256): parsing IHP's liberty takes
+#: 1.6 s, which every point paid again (a third of the points' time on a worker).
+_POWER_LIBS: dict[tuple[str | None, str], power.PowerLibrary] = {}
+
+
 def _power_lib(env: Env) -> power.PowerLibrary:
-    return power.load_power_library(env.liberty)
+    key = (env.liberty, env.lib_sha)
+    if key not in _POWER_LIBS:
+        _POWER_LIBS[key] = power.load_power_library(env.liberty)
+    return _POWER_LIBS[key]
 
 
 # ---- tasks -------------------------------------------------------------------------------------
