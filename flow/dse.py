@@ -53,7 +53,8 @@ from golden.workloads import WORKLOADS, workload
 
 __all__ = [
     "DSE_VERSION", "DseError", "Sweep", "Point", "load_sweep", "cell_energies",
-    "model_power_mw", "switch_counts", "run_sweep", "main",
+    "model_power_mw", "calibrated_power_mw", "task_calibrate", "task_pod_power",
+    "switch_counts", "run_sweep", "main",
 ]
 
 ROOT = area.ROOT
@@ -398,6 +399,15 @@ def model_power_mw(cells_by_type: Mapping[str, float], energies: Mapping[str, tu
     return {"dynamic_mw": dyn, "leakage_mw": leak}
 
 
+def calibrated_power_mw(cells_by_type: Mapping[str, float],
+                        energies: Mapping[str, tuple[float, float]], mhz: float,
+                        factor: float) -> float:
+    """Total mW of a cell mix at ``mhz``: the model's dynamic power times the calibration
+    ``factor`` (:func:`task_calibrate`), plus leakage."""
+    mp = model_power_mw(cells_by_type, energies, mhz)
+    return factor * mp["dynamic_mw"] + mp["leakage_mw"]
+
+
 #: Power libraries parsed in this process, by (path, sha256): parsing IHP's liberty takes
 #: 1.6 s, which every point paid again (a third of the points' time on a worker).
 _POWER_LIBS: dict[tuple[str | None, str], power.PowerLibrary] = {}
@@ -539,7 +549,8 @@ def task_switch(shape: tuple[int, int], env: Env) -> dict[str, Any]:
             mod = next((x for x in rep.modules if f"_sw{k}x{m}_" in x.name), None)
             if mod is None:
                 raise DseError(f"no {k}x{m} switch in the {kind} network")
-            bits = int(mod.name.rsplit("_", 1)[1])
+            # <top>_sw<k>x<m>_<bits>[_b<dest bits>_<rule>] (hw.network.Switch.key)
+            bits = int(mod.name.split(f"_sw{k}x{m}_", 1)[1].split("_", 1)[0])
             t = timing.timing_of_design(d, liberty=env.liberty, area_flow=False,
                                         cache_dir=env.flow_caches["timing"])
             fits.append({"bits": bits, "area": mod.area, "cells_by_type": mod.cells_by_type,
@@ -555,7 +566,7 @@ CALIBRATION_POD = {"rows": 4, "cols": 4, "format": "hbfp6"}
 
 def task_calibrate(env: Env) -> dict[str, Any]:
     """Factor of the cell-count model against the power flow's gate-level figure (random GEMM
-    on the 8x8 HBFP6 pod, bit-exact against golden) at that pod's Fmax."""
+    on the :data:`CALIBRATION_POD`, bit-exact against golden) at that pod's Fmax."""
 
     def compute() -> dict[str, Any]:
         cfg = DesignConfig(**CALIBRATION_POD)
@@ -567,11 +578,7 @@ def task_calibrate(env: Env) -> dict[str, Any]:
         mhz = float(d["clock"]["mhz"])
         ar = area.area_of_design(design, liberty=env.liberty,
                                  cache_dir=env.flow_caches["area"])
-        cells: dict[str, float] = {}
-        for m in ar.modules:
-            for t, n in m.cells_by_type.items():
-                cells[t] = cells.get(t, 0) + n * m.instances
-        model = model_power_mw(cells, cell_energies(_power_lib(env)), mhz)
+        model = model_power_mw(ar.cells_by_type, cell_energies(_power_lib(env)), mhz)
         return {"measured_dynamic_mw": d["dynamic_mw"], "measured_leakage_mw": d["leakage_mw"],
                 "measured_total_mw": d["total_mw"], "pj_per_mac": d["pj_per_mac"],
                 "vectorless_mw": d["vectorless"]["total_mw"], "mhz": mhz,
@@ -580,6 +587,28 @@ def task_calibrate(env: Env) -> dict[str, Any]:
                 "equivalence": d.get("equivalence", {}).get("result", "checked")}
 
     return _cached(env, "calibrate", CALIBRATION_POD, compute)
+
+
+def task_pod_power(spec: dict[str, Any], env: Env) -> dict[str, Any]:
+    """The power flow's gate-level figure of one pod (``spec``: DesignConfig keywords): a
+    random GEMM simulated on its flat mapped netlist, bit-exact against golden, at that
+    netlist's Fmax. Cached like every task."""
+
+    def compute() -> dict[str, Any]:
+        cfg = DesignConfig(**spec)
+        wl = power.pod_workload("random", power.pod_geometry(cfg))
+        rep = power.power_of_design(generate("pod", cfg), workload=wl, liberty=env.liberty,
+                                    cache_dir=env.flow_caches["power"])
+        d = rep.data
+        return {"total_mw": d["total_mw"], "dynamic_mw": d["dynamic_mw"],
+                "leakage_mw": d["leakage_mw"], "pj_per_mac": d["pj_per_mac"],
+                "mhz": float(d["clock"]["mhz"]), "vectorless_mw": d["vectorless"]["total_mw"],
+                "utilization": d["activity"]["workload"].get("utilization"),
+                "cycles": d["activity"]["cycles"],
+                "equivalence_ok": bool(d["equivalence"]["ok"]),
+                "equivalence": d["equivalence"]["against"]}
+
+    return _cached(env, "pod-power", spec, compute)
 
 
 # ---- system figures ---------------------------------------------------------------------------
@@ -610,8 +639,8 @@ def _switch_cost(sw: dict[str, Any], bits: float, energies: Mapping, mhz: float,
     a = _lin(fits, "area", bits)
     pw = []
     for f in fits:
-        mp = model_power_mw(f["cells_by_type"], energies, mhz)
-        pw.append({"bits": f["bits"], "p": k * mp["dynamic_mw"] + mp["leakage_mw"]})
+        pw.append({"bits": f["bits"],
+                   "p": calibrated_power_mw(f["cells_by_type"], energies, mhz, k)})
     return a, _lin(pw, "p", bits)
 
 
@@ -645,8 +674,7 @@ def system_cost(pt: Point, pods: int, eng: dict[str, Any], switches: Mapping[tup
                 energies: Mapping, k: float, mhz: float, macros: list,
                 workloads: Sequence[str], *, generic: bool) -> SystemCost:
     """Area and power of ``pods`` engines, their banks and the three networks at ``mhz``."""
-    node = model_power_mw(eng["cells_by_type"], energies, mhz)
-    node_mw = k * node["dynamic_mw"] + node["leakage_mw"]
+    node_mw = calibrated_power_mw(eng["cells_by_type"], energies, mhz, k)
     period = 1000.0 / mhz
     banks_area = banks_mw = 0.0
     # per pod: activation, weight and result banks (one port: the host fills them before the

@@ -6,10 +6,16 @@ as a black box of module ``<prefix>_<key>``. :func:`emit_hierarchy` converts eac
 child once, deepest first, then the top, in one Yosys run. Only the top keeps the
 ``(* top = 1 *)`` mark that tools use to guess the top (a Yosys ``attrmap``/``setattr``); no
 Verilog text is edited.
+
+A purely structural component (a network, the multi-pod system's top) also has
+``structure()`` (a :class:`hw.hier.Structure`): its RTLIL is written from that description
+directly, without Amaranth's netlist builder, which took minutes on a top with 10^5 port bits.
+A child's ``clk``/``rst`` are connected when its module has them.
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from typing import Any
@@ -19,6 +25,8 @@ from amaranth.back import rtlil
 from gen.emit import check_module, signal_ports
 
 __all__ = ["emit_hierarchy"]
+
+_CLK = re.compile(r"^\s*wire width 1 input \d+\s+\\clk$", re.M)
 
 
 def emit_hierarchy(component: Any, top: str) -> tuple[list[str], str]:
@@ -32,22 +40,28 @@ def emit_hierarchy(component: Any, top: str) -> tuple[list[str], str]:
     children before their parents.
     """
     done: dict[str, str] = {}
+    clocked: dict[str, bool] = {}
+
+    def convert(comp: Any, name: str) -> None:
+        check_module(comp, name)
+        visit(comp)
+        if hasattr(comp, "structure"):  # purely structural: written as RTLIL directly
+            comp._MustUse__silence = True  # noqa: SLF001 (never elaborated, on purpose)
+            s = comp.structure()
+            done[name] = s.rtlil(name, lambda k: f"{top}_{k}", lambda k: clocked[f"{top}_{k}"])
+            clocked[name] = s.clocked
+        else:
+            done[name] = rtlil.convert(comp, name=name, emit_src=False,
+                                       ports=signal_ports(comp))
+            clocked[name] = _CLK.search(done[name]) is not None
 
     def visit(comp: Any) -> None:
         for key, make in comp.children().items() if hasattr(comp, "children") else ():
             name = f"{top}_{key}"
-            if name in done:
-                continue
-            child = make()
-            check_module(child, name)
-            visit(child)
-            done[name] = rtlil.convert(child, name=name, emit_src=False,
-                                       ports=signal_ports(child))
+            if name not in done:
+                convert(make(), name)
 
-    check_module(component, top)
-    visit(component)
-    done[top] = rtlil.convert(component, name=top, emit_src=False,
-                              ports=signal_ports(component))
+    convert(component, top)
     script = [f"read_rtlil <<rtlil\n{text}\nrtlil" for text in done.values()]
     script += ["proc -nomux -norom", "memory_collect"]
     children = [name for name in done if name != top]

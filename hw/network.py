@@ -24,16 +24,16 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.facts import ParamError, check_index
 from golden.network import NetworkSpec, Route, Topology, check_network, topology
 from hw.block import MAX_INPUT_BITS, Block
-from hw.hier import place
+from hw.hier import Sig, Structure, cat, const
 
-__all__ = ["Network", "Switch", "NetInBeat", "NetOutBeat", "NetBeat"]
+__all__ = ["Network", "Switch", "BusDemux", "NetInBeat", "NetOutBeat", "NetBeat"]
 
 
 class NetInBeat(data.StructLayout):
@@ -150,85 +150,115 @@ class Network(Block):
         """Bits of a beat inside the network: ``src``, ``dest``, ``data``."""
         return 2 * self.dest_bits + self.width
 
-    def _switch_key(self, k: int, m: int) -> str:
-        return f"sw{k}x{m}_{self.beat_bits}"
-
-    def _switch_shapes(self) -> dict[str, tuple[int, int]]:
-        return {self._switch_key(len(nd.inputs), len(nd.outputs)):
-                (len(nd.inputs), len(nd.outputs)) for nd in self.topology.nodes}
+    def _switch_params(self, node) -> dict:
+        """Parameters of the :class:`Switch` at ``node``: its shape, routing rule and, for the
+        node that takes the inputs of a network whose N is not a power of two, the bound a
+        beat's ``dest`` must be under to be accepted."""
+        limit = self.ports if (self.ports != 1 << self.dest_bits
+                               and any(ln < self.ports for ln in node.inputs)) else 0
+        return {"inputs": len(node.inputs), "outputs": len(node.outputs),
+                "bits": self.beat_bits, "dest_bits": self.dest_bits, "route": node.route,
+                "dest_limit": limit}
 
     def children(self) -> dict[str, Callable[[], Block]]:
-        """Distinct switch modules, ``<prefix>_sw<k>x<m>_<bits>`` (none without a prefix)."""
-        if self.prefix is None:
-            return {}
-        return {key: self._make_switch(k, m) for key, (k, m) in self._switch_shapes().items()}
+        """Distinct switch modules, ``<prefix>_sw<k>x<m>_<bits>[_rule]`` (none without a
+        prefix: then every switch is a plain submodule)."""
+        return {} if self.prefix is None else self.structure().children()
 
-    def _make_switch(self, k: int, m: int) -> Callable[[], Switch]:
-        return lambda: Switch(inputs=k, outputs=m, bits=self.beat_bits)
+    def structure(self) -> Structure:
+        """The network as switches and wires (:class:`hw.hier.Structure`); both the Amaranth
+        module and the emitted RTLIL come from it."""
+        if getattr(self, "_structure", None) is not None:
+            return self._structure
+        topo, N, db = self.topology, self.ports, self.dest_bits
+        st = Structure(self.signature, clocked=True)
+        # Per link: its valid, its beat (src, dest, data) and the ready its consumer drives.
+        valid: dict[int, Sig] = {}
+        beat: dict[int, Sig] = {}
+        ready: dict[int, Sig] = {}
+        for s_ in range(N):
+            # An input stream is a link without a register: its beat gets the source number.
+            valid[s_] = st.port(f"i__{s_}__valid")
+            beat[s_] = cat(const(s_, db), st.port(f"i__{s_}__payload"))
+            ready[s_] = st.port(f"i__{s_}__ready")
+        outs = {} if topo.shared else {ln: d for d, ln in enumerate(topo.outputs)}
+        for node in topo.nodes:
+            for ln in node.outputs:
+                if ln in outs:
+                    d = outs[ln]
+                    ready[ln] = st.port(f"o__{d}__ready")
+                else:
+                    ready[ln] = st.wire(f"l{ln}_ready", 1)
+        for node in topo.nodes:
+            prm = self._switch_params(node)
+            key = Switch.key(**prm)
+            conns: dict[str, Sig] = {}
+            for ii, ln in enumerate(node.inputs):
+                conns.update({f"i__{ii}__valid": valid[ln], f"i__{ii}__payload": beat[ln],
+                              f"i__{ii}__ready": ready[ln]})
+            for j, ln in enumerate(node.outputs):
+                conns[f"o__{j}__ready"] = ready[ln]
+                if ln in outs:  # a network output: src and data, the dest bits dropped
+                    d = outs[ln]
+                    pay = st.port(f"o__{d}__payload")
+                    conns[f"o__{j}__valid"] = st.port(f"o__{d}__valid")
+                    conns[f"o__{j}__payload"] = cat(pay[:db], st.wire(f"o{d}_dest", db),
+                                                    pay[db:])
+            o = st.inst(node.name, key, lambda prm=prm: Switch(**prm),
+                        Switch.signature_of(**prm), conns)
+            for j, ln in enumerate(node.outputs):
+                if ln not in outs:
+                    valid[ln], beat[ln] = o[f"o__{j}__valid"], o[f"o__{j}__payload"]
+        if topo.shared:  # the bus: one register, demultiplexed by dest
+            ln = topo.outputs[0]
+            conns = {"i__valid": valid[ln], "i__payload": beat[ln], "i__ready": ready[ln]}
+            for d in range(N):
+                conns.update({f"o__{d}__valid": st.port(f"o__{d}__valid"),
+                              f"o__{d}__payload": st.port(f"o__{d}__payload"),
+                              f"o__{d}__ready": st.port(f"o__{d}__ready")})
+            prm = {"ports": N, "dest_bits": db, "width": self.width}
+            st.inst("bus_out", f"busout{N}_{self.beat_bits}", lambda: BusDemux(**prm),
+                    BusDemux.signature_of(**prm), conns)
+        self._structure = st
+        return st
 
     # ---- elaboration ------------------------------------------------------------------------
+    def elaborate(self, platform):  # noqa: ARG002
+        return self.structure().elaborate(self)
+
+
+class BusDemux(Block):
+    """The bus's output side: its one register's beat goes to output ``dest`` (``valid`` only
+    there), and the register empties when that output is ready. Combinational."""
+
+    @classmethod
+    def check(cls, *, ports: int, dest_bits: int, width: int) -> None:
+        for v, what in ((ports, "ports"), (width, "width")):
+            if check_index(v, f"bus {what}") < 1:
+                raise ParamError(f"a bus needs {what} >= 1, not {v}", field="ports")
+        check_index(dest_bits, "dest bits")
+
+    def __init__(self, *, ports: int, dest_bits: int, width: int) -> None:
+        self.ports, self.dest_bits = operator.index(ports), operator.index(dest_bits)
+        self.width = operator.index(width)
+        super().__init__(self.signature_of(ports=self.ports, dest_bits=self.dest_bits,
+                                           width=self.width))
+
     @staticmethod
-    def _route(route: Route, beat: data.View):
-        """The output a beat requests at a node with rule ``route`` (``None``: one output)."""
-        if route.kind == "one":
-            return None
-        if route.kind == "dest":
-            return beat.dest
-        # parity of the selected src and dest bits
-        par = Const(0, 1)
-        if route.smask:
-            par = par ^ (beat.src & route.smask).xor()
-        if route.dmask:
-            par = par ^ (beat.dest & route.dmask).xor()
-        return par
+    def signature_of(*, ports: int, dest_bits: int, width: int) -> wiring.Signature:
+        return wiring.Signature({
+            "i": In(stream.Signature(unsigned(2 * dest_bits + width))),
+            "o": Out(stream.Signature(NetOutBeat(dest_bits, width))).array(ports),
+        })
 
     def elaborate(self, platform):  # noqa: ARG002
         m = Module()
-        topo, N = self.topology, self.ports
-        layout = NetBeat(self.dest_bits, self.width)
-        # Per link: its valid, its beat (a view, for the routing rule of its consumer) and the
-        # signal its consumer's ready drives.
-        valid: list = [None] * len(topo.links)
-        beat: list = [None] * len(topo.links)
-        ready: list = [None] * len(topo.links)
-        for s in range(N):
-            # An input stream is a link without a register: its beat gets the source number.
-            b = Signal(layout, name=f"i{s}_beat")
-            m.d.comb += [b.src.eq(s), b.dest.eq(self.i[s].payload.dest),
-                         b.data.eq(self.i[s].payload.data)]
-            v = self.i[s].valid
-            if N != 1 << self.dest_bits:
-                # no output exists for such a dest: the beat requests nothing, stays put
-                v = v & (self.i[s].payload.dest < N)
-            valid[s], beat[s], ready[s] = v, b, self.i[s].ready
-        for node in topo.nodes:
-            k, n_out = len(node.inputs), len(node.outputs)
-            key = self._switch_key(k, n_out)
-            sw = place(m, node.name, self._make_switch(k, n_out),
-                       Switch.signature_of(inputs=k, outputs=n_out, bits=self.beat_bits),
-                       None if self.prefix is None else f"{self.prefix}_{key}")
-            for ii, ln in enumerate(node.inputs):
-                port = sw.i[ii]
-                m.d.comb += [port.valid.eq(valid[ln]), port.payload.beat.eq(beat[ln]),
-                             ready[ln].eq(port.ready)]
-                r = self._route(node.route, beat[ln])
-                if n_out > 1:  # (a 1-port crossbar routes by dest to its one output)
-                    m.d.comb += port.payload.route.eq(r)
-            for j, ln in enumerate(node.outputs):
-                o = sw.o[j]
-                valid[ln], beat[ln], ready[ln] = o.valid, data.View(layout, o.payload), o.ready
-        # network outputs
-        if topo.shared:
-            ln = topo.outputs[0]
-            oready = Cat(o.ready for o in self.o)
-            m.d.comb += ready[ln].eq(oready.bit_select(beat[ln].dest, 1))
-            for d, o in enumerate(self.o):
-                m.d.comb += [o.valid.eq(valid[ln] & (beat[ln].dest == d)),
-                             o.payload.src.eq(beat[ln].src), o.payload.data.eq(beat[ln].data)]
-        else:
-            for ln, o in zip(topo.outputs, self.o, strict=True):
-                m.d.comb += [o.valid.eq(valid[ln]), o.payload.src.eq(beat[ln].src),
-                             o.payload.data.eq(beat[ln].data), ready[ln].eq(o.ready)]
+        b = data.View(NetBeat(self.dest_bits, self.width), self.i.payload)
+        oready = Cat(o.ready for o in self.o)
+        m.d.comb += self.i.ready.eq(oready.bit_select(b.dest, 1))
+        for d, o in enumerate(self.o):
+            m.d.comb += [o.valid.eq(self.i.valid & (b.dest == d)), o.payload.src.eq(b.src),
+                         o.payload.data.eq(b.data)]
         return m
 
 
@@ -236,49 +266,79 @@ class Switch(Block):
     """One network node: ``inputs`` streams to ``outputs`` one-entry registers, a round-robin
     arbiter per output (the semantics of :mod:`golden.network`).
 
-    Ports: ``i[k]`` (``beat``: ``bits`` opaque bits; ``route``: the output it requests, with
-    two or more outputs), ``o[j]`` (the register: ``valid``, ``payload`` = the beat). A register
+    Ports: ``i[k]`` (``payload``: a beat of ``bits`` bits, ``src`` in its low ``dest_bits``,
+    ``dest`` in the next ``dest_bits``, then data), ``o[j]`` (the register: ``valid``,
+    ``payload`` = the beat). Each input requests the output its beat's ``(src, dest)`` selects
+    under ``route`` (:class:`golden.network.Route`); with ``dest_limit`` a beat whose ``dest``
+    is not below it requests nothing (a network whose N is not a power of two). A register
     takes the winning beat when it is empty or its own beat leaves in the same cycle, so
     ``i[k].ready`` is combinational in ``o[*].ready``. Latency 1, one beat per cycle per
     output.
     """
 
     @classmethod
-    def check(cls, *, inputs: int, outputs: int, bits: int) -> None:
+    def check(cls, *, inputs: int, outputs: int, bits: int, dest_bits: int = 0,
+              route: Route | None = None, dest_limit: int = 0) -> None:  # noqa: ARG003
         for v, what in ((inputs, "inputs"), (outputs, "outputs"), (bits, "bits")):
             if check_index(v, f"switch {what}") < 1:
                 raise ParamError(f"a switch needs {what} >= 1, not {v}", field="ports")
+        if 2 * check_index(dest_bits, "dest bits") > bits:
+            raise ParamError(f"a beat of {bits} bits cannot hold src and dest of {dest_bits} "
+                             "bits each", field="width")
 
-    def __init__(self, *, inputs: int, outputs: int, bits: int) -> None:
+    def __init__(self, *, inputs: int, outputs: int, bits: int, dest_bits: int = 0,
+                 route: Route | None = None, dest_limit: int = 0) -> None:
         self.inputs, self.outputs = operator.index(inputs), operator.index(outputs)
-        self.bits = operator.index(bits)
+        self.bits, self.dest_bits = operator.index(bits), operator.index(dest_bits)
+        self.route = route or Route("one")
+        self.dest_limit = operator.index(dest_limit)
         super().__init__(self.signature_of(inputs=self.inputs, outputs=self.outputs,
                                            bits=self.bits))
 
     @staticmethod
-    def route_bits(outputs: int) -> int:
-        """Bits of the ``route`` field (0: a single output, no field)."""
-        return (outputs - 1).bit_length()
+    def key(*, inputs: int, outputs: int, bits: int, dest_bits: int = 0,
+            route: Route | None = None, dest_limit: int = 0) -> str:
+        """The module key of a switch (every parameter that changes its logic)."""
+        r = route or Route("one")
+        rule = {"one": "", "dest": "_d"}.get(r.kind, f"_s{r.smask:x}d{r.dmask:x}")
+        if outputs == 1:
+            rule = ""
+        return (f"sw{inputs}x{outputs}_{bits}" + (f"_b{dest_bits}" if rule else "") + rule
+                + (f"_lt{dest_limit}" if dest_limit else ""))
 
     @staticmethod
-    def signature_of(*, inputs: int, outputs: int, bits: int) -> wiring.Signature:
-        rb = Switch.route_bits(outputs)
-        fields = {"beat": unsigned(bits)}
-        if rb:
-            fields["route"] = unsigned(rb)
+    def signature_of(*, inputs: int, outputs: int, bits: int, **_: object) -> wiring.Signature:
         return wiring.Signature({
-            "i": In(stream.Signature(data.StructLayout(fields))).array(inputs),
+            "i": In(stream.Signature(unsigned(bits))).array(inputs),
             "o": Out(stream.Signature(unsigned(bits))).array(outputs),
         })
 
+    def _request(self, beat) -> Value:
+        """The output the beat requests (a Value; 0 with one output)."""
+        db, r = self.dest_bits, self.route
+        src, dest = beat[:db], beat[db:2 * db]
+        if self.outputs == 1 or r.kind == "one":
+            return Const(0, 1)
+        if r.kind == "dest":
+            return dest
+        par = Const(0, 1)
+        if r.smask:
+            par = par ^ (src & r.smask).xor()
+        if r.dmask:
+            par = par ^ (dest & r.dmask).xor()
+        return par
+
     def elaborate(self, platform):  # noqa: ARG002
         m = Module()
-        k = self.inputs
+        k, db = self.inputs, self.dest_bits
         takes: list[list] = [[] for _ in range(k)]
+        routes = [self._request(p.payload) for p in self.i]
+        live = [p.valid & (p.payload[db:2 * db] < self.dest_limit) if self.dest_limit
+                else p.valid for p in self.i]
         for j, o in enumerate(self.o):
             req = Signal(k, name=f"req{j}")
-            m.d.comb += req.eq(Cat(
-                p.valid & (p.payload.route == j if self.outputs > 1 else 1) for p in self.i))
+            m.d.comb += req.eq(Cat(ok & (r == j if self.outputs > 1 else 1)
+                                   for ok, r in zip(live, routes, strict=True)))
             if k == 1:
                 grant = req
             elif k == 2:
@@ -300,7 +360,7 @@ class Switch(Block):
             m.d.comb += fire.eq(req.any() & (~o.valid | o.ready))
             sel = Const(0, self.bits)
             for ii, p in enumerate(self.i):
-                sel = sel | Mux(grant[ii], p.payload.beat, 0)
+                sel = sel | Mux(grant[ii], p.payload, 0)
                 takes[ii].append(grant[ii] & fire)
             reg_valid = Signal(name=f"valid{j}")  # reset: empty
             reg = Signal(self.bits, name=f"beat{j}", reset_less=True)

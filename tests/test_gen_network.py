@@ -48,11 +48,21 @@ def test_manifest_ports_layout_and_facts():
     assert man["sosa_power_w_per_byte"] == pytest.approx(network_power("butterfly", 8, 1, 1))
     # one module per distinct switch, each emitted once, then the top instantiating them
     text = d.files[f"{d.top}.v"]
-    sw = [f"{d.top}_sw1x2_38", f"{d.top}_sw2x2_38", f"{d.top}_sw2x1_38"]
-    assert man["modules"] == [*sw, d.top]
+    # per (shape, routing rule): 1x2 demultiplexers on the plane bit, 2x2 switches on one
+    # destination bit per stage, 2x1 merges
+    count: dict[str, int] = {}
+    for nd in topo.nodes:
+        rule = "" if len(nd.outputs) == 1 else f"_b3_s{nd.route.smask:x}d{nd.route.dmask:x}"
+        key = f"{d.top}_sw{len(nd.inputs)}x{len(nd.outputs)}_38{rule}"
+        count[key] = count.get(key, 0) + 1
+    sw = list(count)
+    assert sorted(man["modules"]) == sorted([*sw, d.top]) and man["modules"][-1] == d.top
     assert sorted(re.findall(r"^module (\S+)\(", text, re.M)) == sorted(man["modules"])
     inst = {m: len(re.findall(rf"^\s*{m} \S+ \(", text, re.M)) for m in sw}
-    assert inst == {sw[0]: 8, sw[1]: 2 * 4 * 3, sw[2]: 8}
+    assert inst == count
+    assert sum(v for k, v in count.items() if "_sw1x2_" in k) == 8
+    assert sum(v for k, v in count.items() if "_sw2x2_" in k) == 2 * 4 * 3
+    assert sum(v for k, v in count.items() if "_sw2x1_" in k) == 8
     assert text == generate_network(kind="butterfly", ports=8, width=32, expand=1).files[
         f"{d.top}.v"]
 
