@@ -21,6 +21,7 @@ WAVES    ?=
 TARGET   ?=
 NARROW   ?=
 PIPELINE ?=
+STALL ?=
 ROUNDING ?=
 DIR      ?=
 CLOCK_NS ?=
@@ -44,7 +45,7 @@ help:
 	@echo "make area TARGET=pod|dot|convert|normalize|fp32mac|sparsedot|decoder|int8mac [POD=8x8 FMT= SPARSITY= LIBERTY=]"
 	@echo "make timing TARGET=pod POD=8x8 FMT=hbfp6 [LIBERTY=] [CLOCK_NS=] [FLAT=1]  OpenSTA Fmax, build/timing/"
 	@echo "make power TARGET=pod POD=8x8 FMT=hbfp6 [WORKLOAD=minilm|random|zeros] [LIBERTY=] [CLOCK_NS=]  gate-level power, build/power/"
-	@echo "make provisioning              build/reports/provisioning.md"
+	@echo "make provisioning              build/reports/provisioning.md (area, Fmax, power, TOPS/W, TOPS/mm2)"
 	@echo "make interplay                 build/reports/interplay/report.md"
 	@echo "make scaleout                  build/reports/scaleout/report.md (multi-pod model, docs/scaleout.md)"
 	@echo "make dse [SWEEP=configs/sweeps/granularity.yaml] [WORKERS=2] [DASK_SCHEDULER=tcp://host:8786]"
@@ -89,7 +90,7 @@ ensure-opensta:
 # ---- main job ------------------------------------------------------------------------------
 # The design-point variables reach the CLI through the environment (gen.cli.apply_make_env),
 # never through the shell command line, so no value can break the command or inject a flag.
-export POD FMT BLOCK SPARSITY CONFIG ACC OUT TARGET LIBERTY NARROW PIPELINE ROUNDING DIR CLOCK_NS TILE TOP
+export POD FMT BLOCK SPARSITY CONFIG ACC OUT TARGET LIBERTY NARROW PIPELINE ROUNDING DIR CLOCK_NS TILE TOP STALL
 export PODS NET EXPAND PART BANK
 # PODS=N builds the multi-pod system (TOP=system); otherwise TOP picks pod or engine.
 gen: $(CORE_STAMP)
@@ -135,7 +136,10 @@ export WORKLOAD
 power: $(STUDY_STAMP) ensure-opensta ensure-iverilog
 	@$(VPY) -m studies.power_workloads --make
 
-provisioning: $(CORE_STAMP)
+# Area of every datapath, pod and engine, and their Fmax (OpenSTA), power (calibrated on an
+# Icarus gate-level run), TOPS/W and TOPS/mm2 (docs/area.md). Without the tools:
+# python -m studies.provisioning --no-speed (area only) or --no-power (no Icarus).
+provisioning: $(CORE_STAMP) ensure-opensta ensure-iverilog
 	$(VPY) -m studies.provisioning
 
 interplay: $(STUDY_STAMP)

@@ -37,13 +37,13 @@ MAKE_VARS = {
     "--target": "TARGET", "--narrow-format": "NARROW", "--pipeline": "PIPELINE",
     "--rounding": "ROUNDING", "--clock-ns": "CLOCK_NS", "--force": "FORCE", "--tile": "TILE",
     "--pods": "PODS", "--net": "NET", "--expand": "EXPAND", "--part": "PART",
-    "--bank-words": "BANK",
+    "--bank-words": "BANK", "--stall": "STALL",
 }
 #: DesignConfig field -> the flag that sets it
 FIELD_FLAGS = {
     "rows": "--rows", "cols": "--cols", "format": "--format", "narrow_format": "--narrow-format",
     "block_size": "--block", "sparsity": "--sparsity", "acc_width": "--acc-width",
-    "pipeline": "--pipeline", "rounding": "--rounding", "tile": "--tile",
+    "pipeline": "--pipeline", "rounding": "--rounding", "tile": "--tile", "stall": "--stall",
 }
 
 
@@ -88,6 +88,9 @@ def add_design_args(p: argparse.ArgumentParser, *, pod: bool = True, out: bool =
     g.add_argument("--pipeline", metavar="N", help="pipeline depth of a dot unit")
     g.add_argument("--rounding", choices=["nearest_even", "stochastic"], help="converter rounding")
     g.add_argument("--tile", metavar="ROWS", help="engine output-buffer height (default 64)")
+    g.add_argument("--stall", metavar="KIND",
+                   help="pod backpressure: enable (global clock enable, default) | queue "
+                   "(no enable; output queue with credits)")
     if out:
         g.add_argument("--out", metavar="DIR", help="output directory")
         g.add_argument("--force", action="store_true",

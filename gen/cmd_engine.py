@@ -63,7 +63,12 @@ _MEANINGS = {
 def engine_config(cfg: DesignConfig, *, names: dict[str, str] | None = None) -> dict[str, Any]:
     """Check the engine constraints of ``cfg``; return the :class:`hw.engine.Engine` kwargs."""
     names = {"block": "--block", "pipeline": "--pipeline", "tile": "--tile",
-             "rounding": "--rounding", **(names or {})}
+             "rounding": "--rounding", "stall": "--stall", **(names or {})}
+    if cfg.stall != "enable":
+        raise ConfigError(f"{names['stall']}={cfg.stall}: the engine's pod stalls with the "
+                          "global clock enable (its cycle model and output buffer assume it); "
+                          "the output-queue pod is built by the pod generator; accepted: "
+                          "enable or leave it unset")
     if cfg.is_baseline:  # the FP32 and INT8 arrays: dense, one fold slice of R lanes a beat
         name = f"the {cfg.format.upper()} engine"
         if cfg.block_size != cfg.rows:
@@ -88,6 +93,7 @@ def engine_config(cfg: DesignConfig, *, names: dict[str, str] | None = None) -> 
     p = pod_config(cfg.replace(pipeline=1, rounding="nearest_even"),
                    names={**names, "block": names["block"]})
     kf = p["rows"] // p["sparsity"][0] * p["sparsity"][1]
+    p.pop("stall")
     if p.pop("block_size") != kf:
         raise ConfigError(
             f"{names['block']}={cfg.block_size}: the engine's HBFP block is one fold slice of a "

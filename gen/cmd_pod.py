@@ -108,6 +108,7 @@ def pod_config(cfg: DesignConfig, *, names: dict[str, str] | None = None) -> dic
     return {
         "rows": R, "cols": cfg.cols, "mant_bits": cfg.mant_bits, "acc_width": cfg.acc_width,
         "sparsity": (n, m), "narrow_mant_bits": cfg.narrow_mant_bits, "block_size": block,
+        "stall": cfg.stall,
     }
 
 

@@ -118,6 +118,8 @@ def check_name(value: Any, *, field: str = "name") -> str:
 
 
 ROUNDINGS = ("nearest_even", "stochastic")
+#: How a pod meets backpressure (hw.pod.STALLS; docs/timing.md "The global stall").
+STALLS = ("enable", "queue")
 #: Formats of the baseline arrays the engine generator also builds (same shell, other PEs).
 BASELINE_FORMATS = ("fp32", "int8")
 
@@ -184,6 +186,7 @@ class DesignConfig:
     pipeline: int = 1
     rounding: str = "nearest_even"
     tile: int = 64
+    stall: str = "enable"
     name: str | None = None
     # derived, filled in __post_init__
     mant_bits: int = field(init=False)
@@ -255,6 +258,14 @@ class DesignConfig:
                 f"rounding must be 'nearest_even' or 'stochastic', not {self.rounding!r}",
                 field="rounding"
             )
+        self._check_stall()
+
+    def _check_stall(self) -> None:
+        v = str(self.stall).strip().lower() if isinstance(self.stall, str) else self.stall
+        if v not in STALLS:
+            raise ConfigError(f"stall must be 'enable' (a global clock enable) or 'queue' (an "
+                              f"output queue with credits), not {self.stall!r}", field="stall")
+        object.__setattr__(self, "stall", v)
 
     def _baseline(self) -> None:
         """``format: fp32`` / ``int8``: the FP32 or INT8 baseline array (engine only): 32-bit
@@ -280,6 +291,7 @@ class DesignConfig:
         if self.rounding not in ROUNDINGS:
             raise ConfigError(f"rounding must be 'nearest_even' or 'stochastic', not "
                               f"{self.rounding!r}", field="rounding")
+        self._check_stall()
 
     @property
     def is_baseline(self) -> bool:
@@ -307,7 +319,7 @@ class DesignConfig:
 #: YAML keys accepted in configs/*.yaml (``pod: RxC`` is a shorthand for rows and cols).
 YAML_KEYS = (
     "pod", "rows", "cols", "format", "narrow_format", "block_size", "sparsity", "acc_width",
-    "pipeline", "rounding", "tile", "name",
+    "pipeline", "rounding", "tile", "stall", "name",
 )
 
 

@@ -60,15 +60,16 @@ class Row(Block):
     """
 
     @classmethod
-    def check(cls, *, cols: int, arith: Arithmetic, sel: int = 1,
+    def check(cls, *, cols: int, arith: Arithmetic, sel: int = 1, gated: bool = True,
               prefix: str | None = None) -> None:  # noqa: ARG003
         _check(arith, sel, cols=cols)
 
     @staticmethod
-    def signature_of(*, cols: int, arith: Arithmetic, sel: int = 1) -> wiring.Signature:
+    def signature_of(*, cols: int, arith: Arithmetic, sel: int = 1, gated: bool = True
+                     ) -> wiring.Signature:
         ow, aw = arith.operand_shape.width, arith.acc_shape.width
         return wiring.Signature({
-            "en": In(1),
+            **({"en": In(1)} if gated else {}),
             "w": In(WeightWrite(shape=unsigned(cols * ow), idx_bits=cols * _ib(sel))),
             "in_act": In(ActBus(width=sel * ow, mode=arith.has_mode)),
             "in_psum": In(PsumBus(shape=unsigned(cols * aw))),
@@ -76,25 +77,28 @@ class Row(Block):
             "out_psum": Out(PsumBus(shape=unsigned(cols * aw))),
         })
 
-    def __init__(self, *, cols: int, arith: Arithmetic, sel: int = 1,
+    def __init__(self, *, cols: int, arith: Arithmetic, sel: int = 1, gated: bool = True,
                  prefix: str | None = None):
         self.cols = operator.index(cols)
         self.arith = arith
         self.sel = operator.index(sel)
+        self.gated = bool(gated)
         self.prefix = prefix
-        super().__init__(self.signature_of(cols=self.cols, arith=arith, sel=self.sel))
+        super().__init__(self.signature_of(cols=self.cols, arith=arith, sel=self.sel,
+                                           gated=self.gated))
 
     @property
     def key(self) -> str:
         return f"row{self.cols}"
 
     def _factory(self, n: int) -> tuple[str, Callable[[], Block], wiring.Signature]:
+        g = self.gated
         if n == 1:
-            return ("pe", lambda: PE(arith=self.arith, sel=self.sel),
-                    PE.signature_of(arith=self.arith, sel=self.sel))
-        return (f"row{n}", lambda: Row(cols=n, arith=self.arith, sel=self.sel,
+            return ("pe", lambda: PE(arith=self.arith, sel=self.sel, gated=g),
+                    PE.signature_of(arith=self.arith, sel=self.sel, gated=g))
+        return (f"row{n}", lambda: Row(cols=n, arith=self.arith, sel=self.sel, gated=g,
                                        prefix=self.prefix),
-                Row.signature_of(cols=n, arith=self.arith, sel=self.sel))
+                Row.signature_of(cols=n, arith=self.arith, sel=self.sel, gated=g))
 
     def children(self) -> dict[str, Callable[[], Block]]:
         """Role -> factory of each distinct child (for :func:`gen.hier.emit_hierarchy`)."""
@@ -113,8 +117,9 @@ class Row(Block):
             # PE(r, c+1) takes PE(r, c)'s registered activation and bank bit.
             wiring.connect(m, act, part.in_act)
             act = part.out_act
+            if self.gated:
+                m.d.comb += part.en.eq(self.en)
             m.d.comb += [
-                part.en.eq(self.en),
                 part.w.data.eq(self.w.data[c0 * ow:(c0 + n) * ow]),
                 part.w.we.eq(self.w.we),
                 part.w.bank.eq(self.w.bank),
@@ -140,15 +145,15 @@ class Array(Block):
 
     @classmethod
     def check(cls, *, rows: int, cols: int, arith: Arithmetic, sel: int = 1,
-              prefix: str | None = None) -> None:  # noqa: ARG003
+              gated: bool = True, prefix: str | None = None) -> None:  # noqa: ARG003
         _check(arith, sel, rows=rows, cols=cols)
 
     @staticmethod
-    def signature_of(*, rows: int, cols: int, arith: Arithmetic, sel: int = 1
-                     ) -> wiring.Signature:
+    def signature_of(*, rows: int, cols: int, arith: Arithmetic, sel: int = 1,
+                     gated: bool = True) -> wiring.Signature:
         ow, aw = arith.operand_shape.width, arith.acc_shape.width
         return wiring.Signature({
-            "en": In(1),
+            **({"en": In(1)} if gated else {}),
             "w": In(WeightWrite(shape=unsigned(cols * ow), idx_bits=cols * _ib(sel), rows=rows)),
             "in_act": In(ActBus(width=sel * ow, mode=arith.has_mode)).array(rows),
             "in_psum": In(PsumBus(shape=unsigned(cols * aw))),
@@ -156,26 +161,27 @@ class Array(Block):
         })
 
     def __init__(self, *, rows: int, cols: int, arith: Arithmetic, sel: int = 1,
-                 prefix: str | None = None):
+                 gated: bool = True, prefix: str | None = None):
         self.rows = operator.index(rows)
         self.cols = operator.index(cols)
         self.arith = arith
         self.sel = operator.index(sel)
+        self.gated = bool(gated)
         self.prefix = prefix
         super().__init__(self.signature_of(rows=self.rows, cols=self.cols, arith=arith,
-                                           sel=self.sel))
+                                           sel=self.sel, gated=self.gated))
 
     @property
     def key(self) -> str:
         return f"array{self.rows}"
 
     def _factory(self, n: int) -> tuple[str, Callable[[], Block], wiring.Signature]:
-        a, s, C, p = self.arith, self.sel, self.cols, self.prefix
+        a, s, C, p, g = self.arith, self.sel, self.cols, self.prefix, self.gated
         if n == 1:
-            return (f"row{C}", lambda: Row(cols=C, arith=a, sel=s, prefix=p),
-                    Row.signature_of(cols=C, arith=a, sel=s))
-        return (f"array{n}", lambda: Array(rows=n, cols=C, arith=a, sel=s, prefix=p),
-                Array.signature_of(rows=n, cols=C, arith=a, sel=s))
+            return (f"row{C}", lambda: Row(cols=C, arith=a, sel=s, gated=g, prefix=p),
+                    Row.signature_of(cols=C, arith=a, sel=s, gated=g))
+        return (f"array{n}", lambda: Array(rows=n, cols=C, arith=a, sel=s, gated=g, prefix=p),
+                Array.signature_of(rows=n, cols=C, arith=a, sel=s, gated=g))
 
     def children(self) -> dict[str, Callable[[], Block]]:
         return {k: f for k, f, _ in map(self._factory, binary_pieces(self.rows, FLAT_ARRAY))}
@@ -189,7 +195,9 @@ class Array(Block):
             key, make, sig = self._factory(n)
             mod = None if self.prefix is None else f"{self.prefix}_{key}"
             part = place(m, f"{key}_{i}", make, sig, mod)
-            m.d.comb += [part.en.eq(self.en), part.w.data.eq(self.w.data),
+            if self.gated:
+                m.d.comb += part.en.eq(self.en)
+            m.d.comb += [part.w.data.eq(self.w.data),
                          part.w.we.eq(self.w.we[r0:r0 + n]), part.w.bank.eq(self.w.bank)]
             if "idx" in part.w.signature.members:
                 m.d.comb += part.w.idx.eq(self.w.idx)

@@ -56,18 +56,23 @@ def binary_pieces(n: int, flat: int = 1) -> list[int]:
 
 
 def shift_line(m: Module, value, depth: int, en, name: str):
-    """``depth`` enabled registers in one wide signal (newest at the LSBs); returns the oldest."""
+    """``depth`` enabled registers in one wide signal (newest at the LSBs); returns the oldest.
+    ``en=None``: no enable, the line shifts on every edge."""
     if depth == 0:
         return value
     w = len(value)
     line = Signal(depth * w, name=name, reset_less=True)
-    with m.If(en):
-        m.d.sync += line.eq(Cat(value, line[: (depth - 1) * w]) if depth > 1 else value)
+    nxt = line.eq(Cat(value, line[: (depth - 1) * w]) if depth > 1 else value)
+    if en is None:
+        m.d.sync += nxt
+    else:
+        with m.If(en):
+            m.d.sync += nxt
     return line[(depth - 1) * w:]
 
 
-def _lanes_signature(width: int) -> wiring.Signature:
-    return wiring.Signature({"en": In(1), "in_data": In(unsigned(width)),
+def _lanes_signature(width: int, gated: bool = True) -> wiring.Signature:
+    return wiring.Signature({**({"en": In(1)} if gated else {}), "in_data": In(unsigned(width)),
                              "out_data": Out(unsigned(width))})
 
 
@@ -75,26 +80,35 @@ class Delay(Block):
     """``width`` bits through ``depth`` registers, all advanced by ``en``.
 
     Ports: ``en``, ``in_data``, ``out_data`` (``in_data`` of ``depth`` enabled cycles ago).
+    ``gated=False``: no ``en``, the line shifts on every edge.
     ``prefix`` names the emitted modules (see :mod:`hw.hier`); ``None`` keeps them inline.
     """
 
     @classmethod
-    def check(cls, *, depth: int, width: int, prefix: str | None = None) -> None:  # noqa: ARG003
+    def check(cls, *, depth: int, width: int, gated: bool = True,  # noqa: ARG003
+              prefix: str | None = None) -> None:  # noqa: ARG003
         if check_index(depth, "delay depth") < 1 or check_index(width, "delay width") < 1:
             raise ParamError(f"a delay needs depth >= 1 and width >= 1, not {depth}, {width}")
 
-    def __init__(self, *, depth: int, width: int, prefix: str | None = None):
+    def __init__(self, *, depth: int, width: int, gated: bool = True,
+                 prefix: str | None = None):
         self.depth = operator.index(depth)
         self.width = operator.index(width)
+        self.gated = bool(gated)
         self.prefix = prefix
-        super().__init__(_lanes_signature(self.width))
+        super().__init__(_lanes_signature(self.width, self.gated))
 
     @property
     def key(self) -> str:
         return f"delay{self.depth}x{self.width}"
 
+    @property
+    def _en(self):
+        return self.en if self.gated else None
+
     def _make(self, depth: int) -> Callable[[], Delay]:
-        return lambda: Delay(depth=depth, width=self.width, prefix=self.prefix)
+        return lambda: Delay(depth=depth, width=self.width, gated=self.gated,
+                             prefix=self.prefix)
 
     @property
     def flat(self) -> bool:
@@ -110,15 +124,17 @@ class Delay(Block):
     def elaborate(self, platform):  # noqa: ARG002
         m = Module()
         if self.flat:
-            m.d.comb += self.out_data.eq(shift_line(m, self.in_data, self.depth, self.en,
+            m.d.comb += self.out_data.eq(shift_line(m, self.in_data, self.depth, self._en,
                                                      "line"))
             return m
         prev = self.in_data
-        sig = _lanes_signature(self.width)
+        sig = _lanes_signature(self.width, self.gated)
         for i, d in enumerate(binary_pieces(self.depth)):
             mod = None if self.prefix is None else f"{self.prefix}_delay{d}x{self.width}"
             part = place(m, f"part{i}", self._make(d), sig, mod)
-            m.d.comb += [part.en.eq(self.en), part.in_data.eq(prev)]
+            if self.gated:
+                m.d.comb += part.en.eq(self.en)
+            m.d.comb += part.in_data.eq(prev)
             prev = part.out_data
         m.d.comb += self.out_data.eq(prev)
         return m
@@ -128,31 +144,39 @@ class Skew(Block):
     """``lanes`` lanes of ``width`` bits; lane ``i`` (bits ``[i*width, (i+1)*width)``) delayed
     ``i`` enabled cycles. Lane 0 passes straight through.
 
-    Ports: ``en``, ``in_data``, ``out_data``. Registers: ``width * lanes * (lanes - 1) / 2``.
+    Ports: ``en`` (not with ``gated=False``), ``in_data``, ``out_data``. Registers:
+    ``width * lanes * (lanes - 1) / 2``.
     """
 
     @classmethod
-    def check(cls, *, lanes: int, width: int, prefix: str | None = None) -> None:  # noqa: ARG003
+    def check(cls, *, lanes: int, width: int, gated: bool = True,  # noqa: ARG003
+              prefix: str | None = None) -> None:  # noqa: ARG003
         if check_index(lanes, "skew lanes") < 1 or check_index(width, "skew width") < 1:
             raise ParamError(f"a skew needs lanes >= 1 and width >= 1, not {lanes}, {width}")
 
-    def __init__(self, *, lanes: int, width: int, prefix: str | None = None):
+    def __init__(self, *, lanes: int, width: int, gated: bool = True,
+                 prefix: str | None = None):
         self.lanes = operator.index(lanes)
         self.width = operator.index(width)
+        self.gated = bool(gated)
         self.prefix = prefix
-        super().__init__(_lanes_signature(self.lanes * self.width))
+        super().__init__(_lanes_signature(self.lanes * self.width, self.gated))
 
     @staticmethod
     def key_of(lanes: int, width: int) -> str:
         return f"skew{lanes}x{width}"
 
     @staticmethod
-    def signature_of(lanes: int, width: int) -> wiring.Signature:
-        return _lanes_signature(lanes * width)
+    def signature_of(lanes: int, width: int, gated: bool = True) -> wiring.Signature:
+        return _lanes_signature(lanes * width, gated)
 
     @property
     def key(self) -> str:
         return self.key_of(self.lanes, self.width)
+
+    @property
+    def _en(self):
+        return self.en if self.gated else None
 
     @property
     def split(self) -> int:
@@ -160,12 +184,12 @@ class Skew(Block):
         return 1 << (self.lanes - 1).bit_length() - 1
 
     def _parts(self) -> dict[str, Callable[[], Block]]:
-        n, w, h = self.lanes, self.width, self.split
+        n, w, h, g = self.lanes, self.width, self.split, self.gated
         return {
-            f"skew{h}x{w}": lambda: Skew(lanes=h, width=w, prefix=self.prefix),
-            f"delay{h}x{(n - h) * w}": lambda: Delay(depth=h, width=(n - h) * w,
+            f"skew{h}x{w}": lambda: Skew(lanes=h, width=w, gated=g, prefix=self.prefix),
+            f"delay{h}x{(n - h) * w}": lambda: Delay(depth=h, width=(n - h) * w, gated=g,
                                                      prefix=self.prefix),
-            f"skew{n - h}x{w}": lambda: Skew(lanes=n - h, width=w, prefix=self.prefix),
+            f"skew{n - h}x{w}": lambda: Skew(lanes=n - h, width=w, gated=g, prefix=self.prefix),
         }
 
     def children(self) -> dict[str, Callable[[], Block]]:
@@ -176,19 +200,21 @@ class Skew(Block):
 
     def _place(self, m: Module, name: str, key: str, width: int) -> wiring.PureInterface:
         mod = None if self.prefix is None else f"{self.prefix}_{key}"
-        return place(m, name, self._parts()[key], _lanes_signature(width), mod)
+        return place(m, name, self._parts()[key], _lanes_signature(width, self.gated), mod)
 
     def elaborate(self, platform):  # noqa: ARG002
         m = Module()
         n, w = self.lanes, self.width
         if n <= FLAT_SKEW:
             m.d.comb += self.out_data.eq(Cat(*(
-                shift_line(m, self.in_data[i * w:(i + 1) * w], i, self.en, f"lane{i}")
+                shift_line(m, self.in_data[i * w:(i + 1) * w], i, self._en, f"lane{i}")
                 for i in range(n))))
             return m
         h = self.split
         delay = self._place(m, "shift", f"delay{h}x{(n - h) * w}", (n - h) * w)
-        m.d.comb += [delay.en.eq(self.en), delay.in_data.eq(self.in_data[h * w:])]
+        if self.gated:
+            m.d.comb += delay.en.eq(self.en)
+        m.d.comb += delay.in_data.eq(self.in_data[h * w:])
         outs = []
         for name, lanes, data in (("low", h, self.in_data[: h * w]),
                                   ("high", n - h, delay.out_data)):
@@ -196,7 +222,9 @@ class Skew(Block):
                 outs.append(data)
                 continue
             part = self._place(m, name, f"skew{lanes}x{w}", lanes * w)
-            m.d.comb += [part.en.eq(self.en), part.in_data.eq(data)]
+            if self.gated:
+                m.d.comb += part.en.eq(self.en)
+            m.d.comb += part.in_data.eq(data)
             outs.append(part.out_data)
         m.d.comb += self.out_data.eq(Cat(*outs))
         return m

@@ -38,11 +38,15 @@ class PE(Block):
     sel:
         Operands on the activation bus: 1 when dense, ``M`` for N:M sparsity (the stored index
         picks one).
+    gated:
+        With an ``en`` port (the pod's global stall, the default); ``False``: no enable, the
+        stage register loads on every edge (a pod that never stalls its array,
+        ``Pod(stall="queue")``), which saves the IHP library's enable multiplexer per bit.
 
     Ports
     -----
     en: In(1)
-        Advance: when 0 every datapath register holds (the pod's stall).
+        Advance: when 0 every datapath register holds (the pod's stall). Only when gated.
     in_act: In(ActBus)
         ``data``: packed operands, element i at bit ``i * width(operand)``; ``bank``: the weight
         bank this activation uses; ``mode`` (arithmetics with a narrow mode only): read the
@@ -59,18 +63,19 @@ class PE(Block):
     """
 
     @classmethod
-    def check(cls, *, arith: Any, sel: int = 1) -> None:
+    def check(cls, *, arith: Any, sel: int = 1, gated: bool = True) -> None:  # noqa: ARG003
         if not isinstance(arith, Arithmetic):
             raise ParamError(f"PE arith must be an hw.arith.Arithmetic, not {arith!r}")
         if operator.index(sel) < 1:
             raise ParamError(f"PE sel must be >= 1, not {sel}")
 
     @staticmethod
-    def signature_of(*, arith: Arithmetic, sel: int = 1) -> wiring.Signature:
+    def signature_of(*, arith: Arithmetic, sel: int = 1, gated: bool = True
+                     ) -> wiring.Signature:
         """The PE's signature, without building a PE (parents place black boxes from it)."""
         ow = arith.operand_shape.width
         return wiring.Signature({
-            "en": In(1),
+            **({"en": In(1)} if gated else {}),
             "w": In(WeightWrite(shape=arith.operand_shape,
                                 idx_bits=index_bits(sel) if sel > 1 else 0)),
             "in_act": In(ActBus(width=sel * ow, mode=arith.has_mode)),
@@ -79,10 +84,11 @@ class PE(Block):
             "out_psum": Out(PsumBus(shape=arith.acc_shape)),
         })
 
-    def __init__(self, *, arith: Arithmetic, sel: int = 1):
+    def __init__(self, *, arith: Arithmetic, sel: int = 1, gated: bool = True):
         self.arith = arith
         self.sel = operator.index(sel)
-        super().__init__(self.signature_of(arith=arith, sel=self.sel))
+        self.gated = bool(gated)
+        super().__init__(self.signature_of(arith=arith, sel=self.sel, gated=self.gated))
 
     @property
     def idx_bits(self) -> int:
@@ -156,7 +162,10 @@ class PE(Block):
         outs.append(self.out_psum.data)
         ins.append(acc[:len(self.out_psum.data)])
         stage = Signal(sum(len(o) for o in outs), name="stage", reset_less=True)
-        with m.If(self.en):
+        if self.gated:
+            with m.If(self.en):
+                m.d.sync += stage.eq(Cat(*ins))
+        else:
             m.d.sync += stage.eq(Cat(*ins))
         lo = 0
         for o in outs:

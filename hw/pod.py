@@ -16,9 +16,14 @@ Streams (``amaranth.lib.stream``, flat packed payloads, LSB first; layout in
 * ``res`` -- one beat per activation row, ``R + C - 1`` advancing cycles later: C exact integer
   sums, C exponents ``e_a + e_w[c]``, and ``last`` copied from the activation beat.
 
-Backpressure: the whole datapath advances only when the result register is empty or being
-taken (a global clock-enable stall), so results are never dropped. Weight loading is independent
-of the stall; a bank is refilled only when every token that uses it has left (``cnt >= j + C``).
+Backpressure (``stall``): with ``"enable"`` (the default) the whole datapath advances only when
+the result register is empty or being taken (a global clock-enable stall), so results are never
+dropped. With ``"queue"`` the datapath registers have no enable and advance on every edge;
+results that the sink does not take wait in an output queue of ``R + C - 1`` entries, and
+``act`` is accepted only while a result slot is free (a credit counter): the same cycles when
+the sink is always ready, no enable multiplexer per flip-flop, one queue more. Weight loading
+is independent of the stall; a bank is refilled only when every token that uses it has left
+(``cnt >= j + C``).
 """
 
 from __future__ import annotations
@@ -26,8 +31,8 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, stream, wiring
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.facts import EXP_WIDTH, PROD_EXP_WIDTH, ParamError, check_nm, index_bits
@@ -38,11 +43,13 @@ from hw.delay import Skew, shift_line
 from hw.hier import place
 from hw.pe import PE
 
-__all__ = ["Pod", "ARITHS"]
+__all__ = ["Pod", "ARITHS", "STALLS"]
 
 #: The pod's PE arithmetics: HBFP mantissas with block exponents, or the FP32 and INT8
 #: baselines.
 ARITHS = ("hbfp", "fp32", "int8")
+#: How the pod meets backpressure: a global clock enable, or an output queue with credits.
+STALLS = ("enable", "queue")
 
 
 class Pod(Block):
@@ -78,6 +85,11 @@ class Pod(Block):
         column sums, dense only): no exponents; instead the weight stream carries one FP32
         output scale per column (``w.payload.scale``, from beat R-1, double-buffered like the
         exponents) and each result beat hands out its fold's (``res.payload.scale``).
+    stall:
+        ``"enable"``: one global clock enable (``advance``) on every datapath register;
+        ``"queue"``: no enable; an output queue of ``R + C - 1`` result beats and a credit
+        counter on ``act`` (see the module docstring). Bit-exact alike; the cycle count is the
+        same whenever the sink is ready.
     prefix:
         Module-name prefix of the children (``<prefix>_pe``, ``<prefix>_row8``,
         ``<prefix>_array16``, ``<prefix>_skew8x7``, ...). Without it every child is an Amaranth
@@ -96,8 +108,11 @@ class Pod(Block):
     def check(cls, *, rows: int, cols: int, mant_bits: int | None = None,
               acc_width: int | None = None, sparsity: tuple[int, int] = (1, 1),
               narrow_mant_bits: int | None = None, tag_bits: int = 0, arith: str = "hbfp",
-              prefix: str | None = None) -> None:  # noqa: ARG003
+              stall: str = "enable", prefix: str | None = None) -> None:  # noqa: ARG003
         R, C = operator.index(rows), operator.index(cols)
+        if stall not in STALLS:
+            raise ParamError(f"pod stall must be one of {', '.join(STALLS)}, not {stall!r}",
+                             field="stall")
         if R < 1 or C < 1:
             raise ParamError(f"pod rows and cols must be positive, not {R}x{C}")
         n, m = (operator.index(x) for x in sparsity)
@@ -127,7 +142,8 @@ class Pod(Block):
     def __init__(self, *, rows: int, cols: int, mant_bits: int | None = None,
                  acc_width: int | None = None, sparsity: tuple[int, int] = (1, 1),
                  narrow_mant_bits: int | None = None, tag_bits: int = 0, arith: str = "hbfp",
-                 prefix: str | None = None):
+                 stall: str = "enable", prefix: str | None = None):
+        self.stall = stall
         self.rows = operator.index(rows)
         self.cols = operator.index(cols)
         self.n, self.m = (operator.index(x) for x in sparsity)
@@ -225,7 +241,7 @@ class Pod(Block):
     def make_array(self) -> Array:
         """A fresh PE array of this pod (emitted once; see :func:`gen.hier.emit_hierarchy`)."""
         return Array(rows=self.rows, cols=self.cols, arith=self.arith, sel=self.sel,
-                     prefix=self.prefix)
+                     gated=self.gated, prefix=self.prefix)
 
     @property
     def _skews(self) -> dict[str, tuple[int, int, Callable[[], Skew]]]:
@@ -237,12 +253,12 @@ class Pod(Block):
     def make_skew(self) -> Skew:
         """The input skew: row r's activation bus (and bank bit) delayed r cycles."""
         lanes, width, _ = self._skews["skew"]
-        return Skew(lanes=lanes, width=width, prefix=self.prefix)
+        return Skew(lanes=lanes, width=width, gated=self.gated, prefix=self.prefix)
 
     def make_deskew(self) -> Skew:
         """The output de-skew (lanes in reverse column order): column c delayed C-1-c."""
         lanes, width, _ = self._skews["deskew"]
-        return Skew(lanes=lanes, width=width, prefix=self.prefix)
+        return Skew(lanes=lanes, width=width, gated=self.gated, prefix=self.prefix)
 
     def children(self) -> dict[str, Callable[[], Block]]:
         """Key -> factory of each distinct child (for :func:`gen.hier.emit_hierarchy`)."""
@@ -266,6 +282,11 @@ class Pod(Block):
             "weight_exponents": 2 * C * self.arith.column_bits,  # ew0/ew1 (INT8: scales)
             "control": 2 + 2 * sat_bits + 2 + (max(R, 2) - 1).bit_length(),
         }
+        if not self.gated:  # the output queue (flip-flops: no SRAM here) and its counters
+            D = self.queue_depth
+            parts["output_queue"] = D * self.res.payload.shape().size
+            # credit counter and queue level (0..D), read and write pointers (0..D-1)
+            parts["control"] += 2 * D.bit_length() + 2 * (D - 1).bit_length()
         parts["total"] = sum(parts.values())
         return parts
 
@@ -275,7 +296,7 @@ class Pod(Block):
             skew = make()
             m.submodules[name] = skew
             return skew
-        return place(m, name, make, Skew.signature_of(lanes, width),
+        return place(m, name, make, Skew.signature_of(lanes, width, self.gated),
                      f"{self.prefix}_{Skew.key_of(lanes, width)}")
 
     # ---- RTL --------------------------------------------------------------------------------
@@ -308,16 +329,25 @@ class Pod(Block):
         side = "exp" if XB else "scale"
         ew = [Signal(C * CB, name=f"ew{b}", reset_less=True) for b in range(2)] if CB else None
 
-        advance = Signal()
         tv = Signal(L, name="tok_valid")  # one valid bit per pipeline stage
-        # The stall is global: when the result register holds an untaken beat nothing moves.
-        m.d.comb += advance.eq(~tv[L - 1] | self.res.ready)
+        # pipeline output -> res: directly, or through the output queue (stall="queue")
+        p_valid, p_pay = Signal(name="p_valid"), Signal(self.res.payload.shape(), name="p_res")
+        if self.gated:
+            advance = Signal()
+            # The stall is global: when the result register holds an untaken beat nothing
+            # moves.
+            m.d.comb += [advance.eq(~tv[L - 1] | self.res.ready),
+                         self.res.valid.eq(p_valid), self.res.payload.eq(p_pay)]
+            credit = advance
+        else:
+            advance = Const(1)
+            credit = self._output_queue(m, p_valid, p_pay)
 
         full_ab = Mux(ab, full[1], full[0])
         full_lb = Mux(lb, full[1], full[0])
         cnt_lb = Mux(lb, cnt[1], cnt[0])
         m.d.comb += [
-            self.act.ready.eq(advance & full_ab),
+            self.act.ready.eq(credit & full_ab),
             # Row j of bank lb may be overwritten once the last token of the bank's previous
             # fold has passed PE(j, C-1) (j + C - 1 advances) and, for j = R-1, left the result
             # register, whose exponent reads the bank's ew: hence j + C.
@@ -352,12 +382,13 @@ class Pod(Block):
         # ---- token pipeline: valid / last / bank / activation exponent ---------------------
         with m.If(advance):
             m.d.sync += tv.eq(Cat(act_fire, tv[: L - 1]) if L > 1 else act_fire)
+        en = advance if self.gated else None  # (no enable on the lines in queue mode)
         tok_in = Cat(self.act.payload.last, ab)
         if XB:
             tok_in = Cat(self.act.payload.exp, tok_in)
         if self.tag_bits:
             tok_in = Cat(tok_in, self.act.payload.tag)
-        tok = shift_line(m, tok_in, L, advance, "tok_data")
+        tok = shift_line(m, tok_in, L, en, "tok_data")
         t_exp = tok[:XB].as_signed() if XB else None
         t_last, t_bank = tok[XB], tok[XB + 1]
 
@@ -369,7 +400,9 @@ class Pod(Block):
         tags = Cat(ab, self.narrow) if self.arith.has_mode else ab
         lane_w = sel * mw + len(tags)
         skew = self._place_skew(m, "skew")
-        m.d.comb += [skew.en.eq(advance), skew.in_data.eq(Cat(*(
+        if self.gated:
+            m.d.comb += skew.en.eq(advance)
+        m.d.comb += [skew.in_data.eq(Cat(*(
             Cat(*elems[r // self.n * sel:(r // self.n + 1) * sel], tags) for r in range(R))))]
         row_in = [skew.out_data[r * lane_w:(r + 1) * lane_w] for r in range(R)]
 
@@ -377,10 +410,12 @@ class Pod(Block):
         w_bus = self.w.payload.data
 
         # ---- the R x C PE array ------------------------------------------------------------
-        sig = Array.signature_of(rows=R, cols=C, arith=self.arith, sel=sel)
+        sig = Array.signature_of(rows=R, cols=C, arith=self.arith, sel=sel, gated=self.gated)
         arr = place(m, "array", self.make_array, sig,
                     None if self.prefix is None else f"{self.prefix}_array{R}")
-        m.d.comb += [arr.en.eq(advance), arr.w.data.eq(w_bus), arr.w.bank.eq(lb),
+        if self.gated:
+            m.d.comb += arr.en.eq(advance)
+        m.d.comb += [arr.w.data.eq(w_bus), arr.w.bank.eq(lb),
                      arr.in_psum.data.eq(0),
                      arr.w.we.eq(Cat(*(w_fire & (load_row == r) for r in range(R))))]
         if self.sparse:
@@ -395,7 +430,9 @@ class Pod(Block):
         # ---- output de-skew: column c waits C-1-c cycles ------------------------------------
         aw = self.acc_width
         deskew = self._place_skew(m, "deskew")
-        m.d.comb += [deskew.en.eq(advance), deskew.in_data.eq(Cat(*(
+        if self.gated:
+            m.d.comb += deskew.en.eq(advance)
+        m.d.comb += [deskew.in_data.eq(Cat(*(
             psum[c * aw:(c + 1) * aw] for c in reversed(range(C)))))]
         cols_out = [deskew.out_data[(C - 1 - c) * aw:(C - c) * aw] for c in range(C)]
         res_exp = []
@@ -405,13 +442,53 @@ class Pod(Block):
             m.d.comb += e.eq(t_exp + Mux(t_bank, ew[1][sl].as_signed(), ew[0][sl].as_signed()))
             res_exp.append(e)
         m.d.comb += [
-            self.res.valid.eq(tv[L - 1]),
-            self.res.payload.data.eq(Cat(*cols_out)),
-            *([self.res.payload.exp.eq(Cat(*res_exp))] if XB else []),
-            *([self.res.payload.scale.eq(Mux(t_bank, ew[1], ew[0]))] if CB and not XB else []),
-            self.res.payload.last.eq(t_last),
+            p_valid.eq(tv[L - 1]),
+            p_pay.data.eq(Cat(*cols_out)),
+            *([p_pay.exp.eq(Cat(*res_exp))] if XB else []),
+            *([p_pay.scale.eq(Mux(t_bank, ew[1], ew[0]))] if CB and not XB else []),
+            p_pay.last.eq(t_last),
         ]
         if self.tag_bits:
-            m.d.comb += self.res.payload.tag.eq(tok[XB + 2:])
+            m.d.comb += p_pay.tag.eq(tok[XB + 2:])
         return m
+
+    @property
+    def gated(self) -> bool:
+        """The datapath registers have the global enable (``stall="enable"``)."""
+        return self.stall == "enable"
+
+    @property
+    def queue_depth(self) -> int:
+        """Output-queue entries with ``stall="queue"``: one per beat the pipeline can hold."""
+        return self.latency
+
+    def _output_queue(self, m: Module, p_valid, p_pay):
+        """``stall="queue"``: the pipeline's result beat goes straight to ``res`` when the
+        queue is empty (no added latency), else into the queue behind the waiting beats.
+        Returns the credit: ``act`` may be accepted while fewer than ``queue_depth`` beats are
+        accepted and not yet taken (or one is taken in this cycle), so the queue never
+        overflows."""
+        D = self.queue_depth
+        width = self.res.payload.shape().size
+        q = m.submodules.out_queue = fifo.SyncFIFO(width=width, depth=D)
+        res_fire = self.res.valid & self.res.ready
+        with m.If(q.r_rdy):
+            m.d.comb += [self.res.valid.eq(1), self.res.payload.eq(q.r_data),
+                         q.r_en.eq(self.res.ready), q.w_en.eq(p_valid)]
+        with m.Else():
+            m.d.comb += [self.res.valid.eq(p_valid), self.res.payload.eq(p_pay),
+                         q.w_en.eq(p_valid & ~self.res.ready)]
+        m.d.comb += q.w_data.eq(p_pay)
+        owed = Signal(range(D + 1), name="owed")  # accepted act beats whose result is untaken
+        credit = Signal(name="credit")
+        act_fire = self.act.valid & self.act.ready
+        m.d.comb += credit.eq((owed < D) | res_fire)
+        # (Written as two conditions, not ``owed + act_fire - res_fire``: Icarus evaluates a
+        # combinational block only when one of its inputs changes, and a next-state sum of
+        # the register itself stays X through reset; the conditions change at time 0.)
+        with m.If(act_fire & ~res_fire):
+            m.d.sync += owed.eq(owed + 1)
+        with m.Elif(res_fire & ~act_fire):
+            m.d.sync += owed.eq(owed - 1)
+        return credit
 

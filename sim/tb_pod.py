@@ -236,7 +236,7 @@ def tb_config(dc: DesignConfig, gemm: tuple[int, int, int], *, seed: int,
 def build_and_run(sim: str, cid: str, pod: str, fmt: str, sp: str | None,
                   gemm: tuple[int, int, int], *, seed: int, backpressure: bool = True,
                   block: str = "pod", testcase: str | None = None,
-                  report: bool = False) -> CosimRun:
+                  report: bool = False, stall: str = "enable") -> CosimRun:
     """Generate the pod, write it under build/sim/<block>/<sim>-<cid>/ and run the cocotb tests.
 
     The pytest runner and the bench (``studies/bench/bench_pod.py``) both come through here.
@@ -244,7 +244,7 @@ def build_and_run(sim: str, cid: str, pod: str, fmt: str, sp: str | None,
     rows, cols = parse_pod(pod)
     fmt, _, narrow = fmt.partition(":")
     dc = DesignConfig(rows=rows, cols=cols, format=fmt, sparsity=sp,
-                      narrow_format=narrow or None)
+                      narrow_format=narrow or None, stall=stall)
     design = generate_pod(dc)
     return cosim(design, sim=sim, block=block, cid=cid,
                  tb_cfg=tb_config(dc, gemm, seed=seed, backpressure=backpressure),
@@ -256,3 +256,20 @@ def test_pod_cosim(sim, cfg):
     cid, pod, fmt, sp, gemm = cfg
     seed = 5000 + sum(map(ord, cid))
     build_and_run(sim, cid, pod, fmt, sp, gemm, seed=seed)
+
+
+#: Pods without the global enable (``stall="queue"``: output queue and credits): the same
+#: tests, bit-exact under every stall and exactly ``cycles(...)`` with a ready sink.
+QUEUE_CONFIGS = [
+    ("4x4-hbfp6n4-2of4-queue", "4x4", "hbfp6:hbfp4", "2:4", (9, 6, 13), False),
+    ("8x8-hbfp6-queue", "8x8", "hbfp6", None, (21, 13, 19), False),
+    ("16x16-hbfp8-queue", "16x16", "hbfp8", None, (40, 20, 70), True),
+]
+
+
+@pytest.mark.parametrize("sim,cfg", [
+    sim_param(sim, c[:5], cid=c[0], slow=c[5]) for c in QUEUE_CONFIGS for sim in simulators()])
+def test_pod_cosim_queue(sim, cfg):
+    cid, pod, fmt, sp, gemm = cfg
+    seed = 7000 + sum(map(ord, cid))
+    build_and_run(sim, cid, pod, fmt, sp, gemm, seed=seed, stall="queue")

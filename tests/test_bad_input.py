@@ -203,6 +203,10 @@ CORPUS: dict[str, object] = {
         names=("--block=8",), check=_no_widening),
     "cli-pod-pipeline-2": _gen("pod", "--pod", "4x4", "--pipeline", "2", "--out", "out",
                                names=("--pipeline",)),
+    "cli-pod-stall-unknown": _gen("pod", "--pod", "4x4", "--stall", "skid", "--out", "out",
+                                  names=("--stall", "skid")),
+    "cli-engine-stall-queue": _gen("engine", "--pod", "4x4", "--stall", "queue", "--out", "out",
+                                   names=("--stall=queue",)),
     "cli-rows-3-sparsity-2:4": Case(
         ("gen", "pod", "--rows", "3", "--sparsity", "2:4", "--out", "out"), ("--sparsity",),
         check=_rows_multiple_of_n),

@@ -46,6 +46,8 @@ def run_gen(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
         ({"acc_width": 8}, "accumulator width 8 is too narrow"),
         ({"pipeline": 0}, "pipeline depth must be a positive integer, not 0"),
         ({"rounding": "up"}, "rounding must be 'nearest_even' or 'stochastic', not 'up'"),
+        ({"stall": "skid"}, "stall must be 'enable' (a global clock enable) or 'queue'"),
+        ({"format": "int8", "stall": 1}, "stall must be 'enable'"),
     ],
 )
 def test_design_config_refuses(kwargs: dict, message: str) -> None:

@@ -145,3 +145,50 @@ def test_cli_writes_default_dir_and_summary(tmp_path):
 def test_pod_config_errors_without_make():
     with pytest.raises(ConfigError, match="--block=6 does not fit the rows"):
         pod_config(DesignConfig(rows=4, cols=4, block_size=6))
+
+
+def _yosys_ffs(text: str, top: str, tmp: Path, *, module: str | None = None) -> dict[str, int]:
+    """Flip-flop bits by cell type ($dff, $dffe, ...) after ``proc; opt_dff`` (memories mapped
+    to flip-flops), of the flattened ``top`` or of one ``module`` as it is."""
+    from pyosys import libyosys as ys
+
+    design = ys.Design()
+    tmp.mkdir(parents=True, exist_ok=True)
+    (tmp / "pod.v").write_text(text)
+    ys.run_pass(f"read_verilog {tmp / 'pod.v'}", design)
+    ys.run_pass(f"hierarchy -top {module or top}", design)
+    ys.run_pass("proc; memory -nomap; memory_map; opt_dff" + ("" if module else "; flatten"),
+                design)
+    out: dict[str, int] = {}
+    for mod in design.selected_whole_modules_warn():
+        for cell in mod.selected_cells():
+            t = cell.type.str()
+            if "dff" in t:
+                out[t] = out.get(t, 0) + cell.getParam(ys.IdString("\\WIDTH")).as_int()
+    return out
+
+
+def test_queue_pod_has_no_enable_on_the_datapath():
+    """stall=queue: the PE has no en port and its stage register loads on every edge (only the
+    weight banks keep their write enable); the flip-flop count, the output queue included,
+    matches the summary's."""
+    cfg = DesignConfig(rows=3, cols=2, format="hbfp6", stall="queue")
+    d = generate_pod(cfg)
+    (text,) = d.files.values()
+    assert d.manifest["config"]["stall"] == "queue"
+    pe = text[text.index(f"module {d.top}_pe("):]
+    pe = pe[:pe.index("endmodule")]
+    assert not re.search(r"\binput\s+(wire\s+)?en\b", pe)
+    tmp = Path(ROOT / "build" / "test_gen_pod_queue")
+    ffs = _yosys_ffs(text, d.top, tmp, module=f"{d.top}_pe")
+    ow = cfg.mant_bits + 1
+    assert ffs.get("$dffe", 0) == 2 * ow  # the two weight banks, written on w.we
+    gated = generate_pod(cfg.replace(stall="enable"))
+    (gtext,) = gated.files.values()
+    gffs = _yosys_ffs(gtext, gated.top, tmp, module=f"{gated.top}_pe")
+    assert gffs["$dffe"] > 2 * ow  # with the global enable the stage register is enabled too
+    total = _yosys_ffs(text, d.top, tmp)
+    bits = d.manifest["register_bits"]
+    res_w = next(p["width"] for p in d.manifest["ports"] if p["name"] == "res__payload")
+    assert bits["output_queue"] == (3 + 2 - 1) * res_w  # one entry per beat in flight
+    assert sum(total.values()) == bits["total"]

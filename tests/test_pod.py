@@ -18,7 +18,8 @@ from hw.pod import Pod
 
 
 def run_pod(geo: PodGeometry, prog, *, stall_p: float = 0.0, seed: int = 0,
-            narrow=False, w_gap_p: float = 0.0, max_cycles: int = 20000, modes=None):
+            narrow=False, w_gap_p: float = 0.0, max_cycles: int = 20000, modes=None,
+            stall: str = "enable"):
     """Drive ``prog`` through an Amaranth :class:`Pod`; return (result words, cycles).
 
     ``cycles`` counts rising edges from the first one with valid sources to the edge that takes
@@ -27,7 +28,7 @@ def run_pod(geo: PodGeometry, prog, *, stall_p: float = 0.0, seed: int = 0,
     receives the narrow value each activation beat was accepted with.
     """
     dut = Pod(rows=geo.rows, cols=geo.cols, mant_bits=geo.mant_bits, acc_width=geo.acc_width,
-              sparsity=geo.sparsity, narrow_mant_bits=geo.narrow_mant_bits)
+              sparsity=geo.sparsity, narrow_mant_bits=geo.narrow_mant_bits, stall=stall)
     rng = np.random.default_rng(seed)
     n_res = len(prog.act_beats)
     ready_seq = (rng.random(max_cycles) >= stall_p).tolist()
@@ -105,23 +106,29 @@ CASES = [
 ]
 
 
+STALLS = pytest.mark.parametrize("stall", ["enable", "queue"])
+
+
+@STALLS
 @pytest.mark.parametrize("rows,cols,mb,sp,bf,M,N,K", CASES)
-def test_pod_gemm_exact_and_cycles(rows, cols, mb, sp, bf, M, N, K):
+def test_pod_gemm_exact_and_cycles(rows, cols, mb, sp, bf, M, N, K, stall):
     kf = rows // sp[0] * sp[1]
     geo = PodGeometry(rows, cols, mb, acc_width=2 * (mb + 1) + 6, block_size=bf * kf,
                       sparsity=sp)
     rng = np.random.default_rng(1234 + rows * 7 + M)
     prog = pod_program(*random_hbfp_operands(M, N, K, geo, rng), geo)
-    words, n_cycles = run_pod(geo, prog)
+    words, n_cycles = run_pod(geo, prog, stall=stall)
     check(geo, prog, words)
     assert n_cycles == prog.cycles
 
 
-def test_pod_backpressure_and_weight_gaps():
+@STALLS
+@pytest.mark.parametrize("seed", [5, 6])
+def test_pod_backpressure_and_weight_gaps(stall, seed):
     geo = PodGeometry(3, 3, 5, acc_width=20, block_size=6)
     rng = np.random.default_rng(99)
     prog = pod_program(*random_hbfp_operands(4, 7, 11, geo, rng), geo)
-    words, n_cycles = run_pod(geo, prog, stall_p=0.4, w_gap_p=0.3, seed=5)
+    words, n_cycles = run_pod(geo, prog, stall_p=0.4, w_gap_p=0.3, seed=seed, stall=stall)
     check(geo, prog, words)
     assert n_cycles > prog.cycles  # stalls can only cost cycles
 
@@ -217,13 +224,15 @@ def _drive(dut, ctx, w=None, act=None, ready=0):
     ctx.set(dut.res.ready, ready)
 
 
-def test_res_ready_low_stalls_only_once_a_result_waits():
+@STALLS
+def test_res_ready_low_stalls_only_once_a_result_waits(stall):
     """README/docs/pod.md: res.ready = 0 does not freeze the array at once; it keeps advancing
-    until a result waits in the result register: exactly R + C - 1 act beats get in."""
+    until a result waits in the result register: exactly R + C - 1 act beats get in (with
+    the output queue: until its R + C - 1 credits are spent)."""
     geo = PodGeometry(3, 2, 5, acc_width=20, block_size=3)
     rng = np.random.default_rng(5)
     prog = pod_program(*random_hbfp_operands(12, 2, 3, geo, rng), geo)
-    dut = Pod(rows=3, cols=2, mant_bits=5, acc_width=20)
+    dut = Pod(rows=3, cols=2, mant_bits=5, acc_width=20, stall=stall)
     taken = {}
 
     async def tb(ctx):
