@@ -455,6 +455,15 @@ class AreaReport:
     def transistors(self) -> int:
         return sum(m.transistors * m.instances for m in self.modules)
 
+    @property
+    def cells_by_type(self) -> dict[str, int]:
+        """Cell counts of the whole design by cell type (instance counts applied)."""
+        out: dict[str, int] = {}
+        for m in self.modules:
+            for t, n in m.cells_by_type.items():
+                out[t] = out.get(t, 0) + n * m.instances
+        return out
+
     def module(self, name_or_class: str) -> ModuleArea:
         for m in self.modules:
             if name_or_class in (m.name, m.class_id):
