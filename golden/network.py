@@ -187,6 +187,9 @@ class Node:
     inputs: tuple[int, ...]
     outputs: tuple[int, ...]
     route: Route
+    #: One transfer per cycle over all outputs (the bus): a single round-robin arbiter over
+    #: the inputs whose requested output register is free (or empties this cycle).
+    single: bool = False
 
 
 @dataclass(frozen=True)
@@ -205,9 +208,6 @@ class Topology:
         stage than the one that drives it).
     outputs:
         ``outputs[d]``: the link presented on ``o[d]``.
-    shared:
-        All outputs show one link (the bus): ``o[d].valid`` is that link's valid and
-        ``dest == d``, and the link leaves when ``o[dest].ready``.
     stages:
         Register stages on every path: the zero-load latency.
     """
@@ -216,7 +216,6 @@ class Topology:
     links: tuple[str, ...]
     nodes: tuple[Node, ...]
     outputs: tuple[int, ...]
-    shared: bool
     stages: int
 
     @property
@@ -267,9 +266,9 @@ class _Builder:
         return len(self.links) - 1
 
     def node(self, name: str, stage: int, inputs: Sequence[int], outs: Sequence[str],
-             route: Route) -> list[int]:
+             route: Route, *, single: bool = False) -> list[int]:
         ids = [self.link(o) for o in outs]
-        self.nodes.append(Node(name, stage, tuple(inputs), tuple(ids), route))
+        self.nodes.append(Node(name, stage, tuple(inputs), tuple(ids), route, single))
         return ids
 
 
@@ -297,8 +296,10 @@ def topology(kind: str, ports: int, expand: int = 0) -> Topology:
 
     * ``crossbar``: one node, N inputs, N output registers, an N-way round-robin arbiter per
       output. 1 stage.
-    * ``bus``: one node, N inputs, one register shared by all outputs, one N-way arbiter.
-      1 stage.
+    * ``bus``: one node, N inputs, N output registers, and a *single* N-way round-robin
+      arbiter: one beat per cycle crosses the bus, into the register of its destination.
+      1 stage. (A bus with one register shared by all outputs deadlocks a system whose pods
+      wait for each other's streams: a beat for a full pod would block every other pod.)
     * ``butterfly``: ``n = log2 N`` stages of N/2 2x2 switches (MSB-first). With ``expand = e``:
       each input's beats go through an ``e``-level demultiplexer tree to plane
       :func:`plane_of` (``2^e`` butterflies side by side), and each output merges its
@@ -313,13 +314,13 @@ def topology(kind: str, ports: int, expand: int = 0) -> Topology:
     N, n, e = spec.ports, spec.n, spec.expand
     b = _Builder(spec)
     inputs = list(range(N))
-    shared = False
     if kind == "crossbar":
         outs = b.node("xbar", 0, inputs, [f"xbar_o{d}" for d in range(N)], Route("dest"))
         stages = 1
     elif kind == "bus":
-        (bus,) = b.node("bus", 0, inputs, ["bus"], Route("one"))
-        outs, shared, stages = [bus] * N, True, 1
+        outs = b.node("bus", 0, inputs, [f"bus_o{d}" for d in range(N)], Route("dest"),
+                      single=True)
+        stages = 1
     elif kind == "butterfly":
         P = 1 << e
         # demultiplexer trees: level j splits on plane bit e-1-j; leaf[s][plane]
@@ -361,7 +362,7 @@ def topology(kind: str, ports: int, expand: int = 0) -> Topology:
                 nxt[p], nxt[p | bit] = o0, o1
             pos = nxt
         outs, stages = pos, 2 * n - 1
-    return Topology(spec, tuple(b.links), tuple(b.nodes), tuple(outs), shared, stages)
+    return Topology(spec, tuple(b.links), tuple(b.nodes), tuple(outs), stages)
 
 
 # ---- SOSA's formulas ---------------------------------------------------------------------------
@@ -486,7 +487,7 @@ def simulate(kind: str, ports: int, beats: Sequence[Sequence[tuple[int, int]]], 
     reg: list[tuple[int, int, int] | None] = [None] * L
     # one round-robin pointer per (node, output)
     ptrs = [[0] * len(nd.outputs) for nd in topo.nodes]
-    nodes = [(nd.inputs, nd.outputs, nd.route) for nd in topo.nodes]
+    nodes = [(nd.inputs, nd.outputs, nd.route, nd.single) for nd in topo.nodes]
     nxt = [0] * N          # next beat index per input
     wait = [g[0] if g else 0 for g in src_gaps]  # idle cycles left before the next beat
     out_of = {ln: d for d, ln in enumerate(topo.outputs)}
@@ -508,27 +509,31 @@ def simulate(kind: str, ports: int, beats: Sequence[Sequence[tuple[int, int]]], 
             reg[s] = src_beats[s][nxt[s]] if nxt[s] < len(src_beats[s]) and wait[s] == 0 \
                 else None
         leaving = [False] * L
-        if topo.shared:
-            ln = topo.outputs[0]
-            b = reg[ln]
-            if b is not None:
-                r = rdy[b[1]]
+        for d, ln in enumerate(topo.outputs):
+            if reg[ln] is not None:
+                r = rdy[d]
                 leaving[ln] = c >= len(r) or bool(r[c])
-        else:
-            for d, ln in enumerate(topo.outputs):
-                if reg[ln] is not None:
-                    r = rdy[d]
-                    leaving[ln] = c >= len(r) or bool(r[c])
         moves: list[tuple[int, int]] = []
         # Outputs before inputs: a node knows whether its output registers drain this cycle.
         for ni in range(len(nodes) - 1, -1, -1):
-            ins, outs, route = nodes[ni]
+            ins, outs, route, single = nodes[ni]
             buckets: dict[int, list[int]] = {}
             for ii, ln in enumerate(ins):
                 b = reg[ln]
                 if b is not None:
                     buckets.setdefault(route(b[0], b[1]), []).append(ii)
             ptr = ptrs[ni]
+            if single:  # one grant over every input whose output register can take a beat
+                free = {j for j in buckets
+                        if reg[outs[j]] is None or leaving[outs[j]]}
+                cand = sorted(ii for j in free for ii in buckets[j])
+                if cand:
+                    g = next((ii for ii in cand if ii >= ptr[0]), cand[0])
+                    ptr[0] = g + 1 if g + 1 < len(ins) else 0
+                    leaving[ins[g]] = True
+                    b = reg[ins[g]]
+                    moves.append((outs[route(b[0], b[1])], ins[g]))
+                continue
             for j, reqs in buckets.items():
                 o = outs[j]
                 if reg[o] is not None and not leaving[o]:
@@ -545,9 +550,9 @@ def simulate(kind: str, ports: int, beats: Sequence[Sequence[tuple[int, int]]], 
                 new[ln] = None
                 if ln in out_of:
                     s, d, x = reg[ln]
-                    # the bus shows its register on the output its beat names; every other
-                    # output has a link of its own (a wiring error then shows as a lost pair)
-                    received[d if topo.shared else out_of[ln]].append((s, x, c))
+                    # every output has a link of its own (a wiring error then shows as a
+                    # lost pair)
+                    received[out_of[ln]].append((s, x, c))
                     delivered += 1
                     last = c
         for o, i in moves:

@@ -33,7 +33,7 @@ from golden.network import NetworkSpec, Route, Topology, check_network, topology
 from hw.block import MAX_INPUT_BITS, Block
 from hw.hier import Sig, Structure, cat, const
 
-__all__ = ["Network", "Switch", "BusDemux", "NetInBeat", "NetOutBeat", "NetBeat"]
+__all__ = ["Network", "Switch", "NetInBeat", "NetOutBeat", "NetBeat"]
 
 
 class NetInBeat(data.StructLayout):
@@ -158,7 +158,7 @@ class Network(Block):
                                and any(ln < self.ports for ln in node.inputs)) else 0
         return {"inputs": len(node.inputs), "outputs": len(node.outputs),
                 "bits": self.beat_bits, "dest_bits": self.dest_bits, "route": node.route,
-                "dest_limit": limit}
+                "dest_limit": limit, "single": node.single}
 
     def children(self) -> dict[str, Callable[[], Block]]:
         """Distinct switch modules, ``<prefix>_sw<k>x<m>_<bits>[_rule]`` (none without a
@@ -181,7 +181,7 @@ class Network(Block):
             valid[s_] = st.port(f"i__{s_}__valid")
             beat[s_] = cat(const(s_, db), st.port(f"i__{s_}__payload"))
             ready[s_] = st.port(f"i__{s_}__ready")
-        outs = {} if topo.shared else {ln: d for d, ln in enumerate(topo.outputs)}
+        outs = {ln: d for d, ln in enumerate(topo.outputs)}
         for node in topo.nodes:
             for ln in node.outputs:
                 if ln in outs:
@@ -209,57 +209,12 @@ class Network(Block):
             for j, ln in enumerate(node.outputs):
                 if ln not in outs:
                     valid[ln], beat[ln] = o[f"o__{j}__valid"], o[f"o__{j}__payload"]
-        if topo.shared:  # the bus: one register, demultiplexed by dest
-            ln = topo.outputs[0]
-            conns = {"i__valid": valid[ln], "i__payload": beat[ln], "i__ready": ready[ln]}
-            for d in range(N):
-                conns.update({f"o__{d}__valid": st.port(f"o__{d}__valid"),
-                              f"o__{d}__payload": st.port(f"o__{d}__payload"),
-                              f"o__{d}__ready": st.port(f"o__{d}__ready")})
-            prm = {"ports": N, "dest_bits": db, "width": self.width}
-            st.inst("bus_out", f"busout{N}_{self.beat_bits}", lambda: BusDemux(**prm),
-                    BusDemux.signature_of(**prm), conns)
         self._structure = st
         return st
 
     # ---- elaboration ------------------------------------------------------------------------
     def elaborate(self, platform):  # noqa: ARG002
         return self.structure().elaborate(self)
-
-
-class BusDemux(Block):
-    """The bus's output side: its one register's beat goes to output ``dest`` (``valid`` only
-    there), and the register empties when that output is ready. Combinational."""
-
-    @classmethod
-    def check(cls, *, ports: int, dest_bits: int, width: int) -> None:
-        for v, what in ((ports, "ports"), (width, "width")):
-            if check_index(v, f"bus {what}") < 1:
-                raise ParamError(f"a bus needs {what} >= 1, not {v}", field="ports")
-        check_index(dest_bits, "dest bits")
-
-    def __init__(self, *, ports: int, dest_bits: int, width: int) -> None:
-        self.ports, self.dest_bits = operator.index(ports), operator.index(dest_bits)
-        self.width = operator.index(width)
-        super().__init__(self.signature_of(ports=self.ports, dest_bits=self.dest_bits,
-                                           width=self.width))
-
-    @staticmethod
-    def signature_of(*, ports: int, dest_bits: int, width: int) -> wiring.Signature:
-        return wiring.Signature({
-            "i": In(stream.Signature(unsigned(2 * dest_bits + width))),
-            "o": Out(stream.Signature(NetOutBeat(dest_bits, width))).array(ports),
-        })
-
-    def elaborate(self, platform):  # noqa: ARG002
-        m = Module()
-        b = data.View(NetBeat(self.dest_bits, self.width), self.i.payload)
-        oready = Cat(o.ready for o in self.o)
-        m.d.comb += self.i.ready.eq(oready.bit_select(b.dest, 1))
-        for d, o in enumerate(self.o):
-            m.d.comb += [o.valid.eq(self.i.valid & (b.dest == d)), o.payload.src.eq(b.src),
-                         o.payload.data.eq(b.data)]
-        return m
 
 
 class Switch(Block):
@@ -273,12 +228,14 @@ class Switch(Block):
     is not below it requests nothing (a network whose N is not a power of two). A register
     takes the winning beat when it is empty or its own beat leaves in the same cycle, so
     ``i[k].ready`` is combinational in ``o[*].ready``. Latency 1, one beat per cycle per
-    output.
+    output; with ``single`` (the bus) one beat per cycle in all: one round-robin arbiter over
+    the inputs whose requested register can take a beat.
     """
 
     @classmethod
     def check(cls, *, inputs: int, outputs: int, bits: int, dest_bits: int = 0,
-              route: Route | None = None, dest_limit: int = 0) -> None:  # noqa: ARG003
+              route: Route | None = None, dest_limit: int = 0,  # noqa: ARG003
+              single: bool = False) -> None:  # noqa: ARG003
         for v, what in ((inputs, "inputs"), (outputs, "outputs"), (bits, "bits")):
             if check_index(v, f"switch {what}") < 1:
                 raise ParamError(f"a switch needs {what} >= 1, not {v}", field="ports")
@@ -287,7 +244,8 @@ class Switch(Block):
                              "bits each", field="width")
 
     def __init__(self, *, inputs: int, outputs: int, bits: int, dest_bits: int = 0,
-                 route: Route | None = None, dest_limit: int = 0) -> None:
+                 route: Route | None = None, dest_limit: int = 0, single: bool = False) -> None:
+        self.single = bool(single)
         self.inputs, self.outputs = operator.index(inputs), operator.index(outputs)
         self.bits, self.dest_bits = operator.index(bits), operator.index(dest_bits)
         self.route = route or Route("one")
@@ -297,14 +255,14 @@ class Switch(Block):
 
     @staticmethod
     def key(*, inputs: int, outputs: int, bits: int, dest_bits: int = 0,
-            route: Route | None = None, dest_limit: int = 0) -> str:
+            route: Route | None = None, dest_limit: int = 0, single: bool = False) -> str:
         """The module key of a switch (every parameter that changes its logic)."""
         r = route or Route("one")
         rule = {"one": "", "dest": "_d"}.get(r.kind, f"_s{r.smask:x}d{r.dmask:x}")
         if outputs == 1:
             rule = ""
         return (f"sw{inputs}x{outputs}_{bits}" + (f"_b{dest_bits}" if rule else "") + rule
-                + (f"_lt{dest_limit}" if dest_limit else ""))
+                + (f"_lt{dest_limit}" if dest_limit else "") + ("_1g" if single else ""))
 
     @staticmethod
     def signature_of(*, inputs: int, outputs: int, bits: int, **_: object) -> wiring.Signature:
@@ -335,6 +293,8 @@ class Switch(Block):
         routes = [self._request(p.payload) for p in self.i]
         live = [p.valid & (p.payload[db:2 * db] < self.dest_limit) if self.dest_limit
                 else p.valid for p in self.i]
+        if self.single:
+            return self._elaborate_single(m, live, routes)
         for j, o in enumerate(self.o):
             req = Signal(k, name=f"req{j}")
             m.d.comb += req.eq(Cat(ok & (r == j if self.outputs > 1 else 1)
@@ -378,4 +338,44 @@ class Switch(Block):
             for t in takes[ii]:
                 acc = acc | t
             m.d.comb += p.ready.eq(acc)
+        return m
+
+    def _elaborate_single(self, m: Module, live: list, routes: list) -> Module:
+        """The bus: one round-robin arbiter over the inputs whose requested output register is
+        empty or empties this cycle; the winner's beat goes into that register."""
+        k = self.inputs
+        multi = self.outputs > 1
+        can_take = [~o.valid | o.ready for o in self.o]
+        elig = Signal(k, name="elig")
+        m.d.comb += elig.eq(Cat(
+            ok & (Cat(*((r == j) & ct for j, ct in enumerate(can_take))).any() if multi
+                  else can_take[0])
+            for ok, r in zip(live, routes, strict=True)))
+        grant = Signal(k, name="grant")
+        if k == 1:
+            m.d.comb += grant.eq(elig)
+        else:
+            # ``mask``: the inputs above the last winner; the lowest eligible one in it wins,
+            # else the lowest eligible one (the golden twin's pointer).
+            mask = Signal(k, name="rr")
+            hi = Signal(k, name="hi")
+            m.d.comb += [hi.eq(elig & mask),
+                         grant.eq(Mux(hi.any(), hi & (~hi + 1), elig & (~elig + 1)))]
+            with m.If(elig.any()):
+                m.d.sync += mask.eq(~(grant | (grant - 1)))
+        sel = Const(0, self.bits)
+        for ii, p in enumerate(self.i):
+            sel = sel | Mux(grant[ii], p.payload, 0)
+            m.d.comb += p.ready.eq(grant[ii])
+        for j, o in enumerate(self.o):
+            fire = Signal(name=f"fire{j}")
+            m.d.comb += fire.eq(Cat(*(g & ((r == j) if multi else 1)
+                                      for g, r in zip(grant, routes, strict=True))).any())
+            reg_valid = Signal(name=f"valid{j}")
+            reg = Signal(self.bits, name=f"beat{j}", reset_less=True)
+            m.d.comb += [o.valid.eq(reg_valid), o.payload.eq(reg)]
+            with m.If(fire):
+                m.d.sync += [reg_valid.eq(1), reg.eq(sel)]
+            with m.Elif(o.ready):
+                m.d.sync += reg_valid.eq(0)
         return m
