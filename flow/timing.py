@@ -64,6 +64,7 @@ __all__ = [
     "DEFAULT_LOAD_PF",
     "FLOW_VERSION",
     "GENERIC_FIT_CELLS",
+    "path_point",
     "HIER_VERSION",
     "MIN_BLOCK_INSTANCES",
     "NotAbstractable",
@@ -1938,6 +1939,13 @@ def _timing_hier(design_v: str, top: str, blocks: dict[str, int], lib: TimingLib
 
 
 # ---- output ------------------------------------------------------------------------------------
+def path_point(p: dict[str, Any]) -> str:
+    """A critical path's start or end point as the report prints it: the instance pin, and the
+    register it belongs to when it has one."""
+    reg = p.get("register")
+    return f"{p['name']} ({reg})" if reg else p["name"]
+
+
 def format_summary(rep: TimingReport) -> str:
     """A few lines: Fmax, slack, critical path, areas (printed by the CLI)."""
     d = rep.data
@@ -1945,10 +1953,6 @@ def format_summary(rep: TimingReport) -> str:
     c = d["constraints"]
     lib = d["library"]
     fmax = f"{d['fmax_mhz']:.1f} MHz" if d["fmax_mhz"] else "n/a"
-
-    def where(p: dict[str, Any]) -> str:
-        reg = p.get("register")
-        return f"{p['name']} ({reg})" if reg else p["name"]
 
     m = d["area"]["mapped"]
     af = d["area"].get("area_flow")
@@ -1986,10 +1990,11 @@ def format_summary(rep: TimingReport) -> str:
         f"clock {c['clock']['period_ns']:g} ns: worst slack {d['worst_slack_ns']:+.3f} ns "
         f"({'met' if d['met'] else 'VIOLATED'}), critical path {d['critical_path_ns']:.3f} ns"
         f" -> Fmax {fmax}",
-        f"critical path: {where(cp['startpoint'])} -> {where(cp['endpoint'])}, "
+        f"critical path: {path_point(cp['startpoint'])} -> {path_point(cp['endpoint'])}, "
         f"{cp['logic_levels']} cells ({cp['buffers']} buffers)",
         *[f"worst path from {port}: " + (
-            f"{x['path_ns']:.3f} ns (slack {x['slack_ns']:+.3f} ns) to {where(x['endpoint'])}, "
+            f"{x['path_ns']:.3f} ns (slack {x['slack_ns']:+.3f} ns) to "
+            f"{path_point(x['endpoint'])}, "
             f"{x['logic_levels']} cells ({x['buffers']} buffers)" if x else "none")
           for port, x in d.get("paths_from", {}).items()],
         *h_lines,

@@ -151,14 +151,12 @@ class Network(Block):
         return 2 * self.dest_bits + self.width
 
     def _switch_params(self, node) -> dict:
-        """Parameters of the :class:`Switch` at ``node``: its shape, routing rule and, for the
-        node that takes the inputs of a network whose N is not a power of two, the bound a
-        beat's ``dest`` must be under to be accepted."""
-        limit = self.ports if (self.ports != 1 << self.dest_bits
-                               and any(ln < self.ports for ln in node.inputs)) else 0
+        """Parameters of the :class:`Switch` at ``node``: its shape and routing rule. (A beat
+        whose ``dest`` is not a port, in a network whose N is not a power of two, meets a
+        crossbar or bus node routed by ``dest``: it requests no output, so it is never taken.)"""
         return {"inputs": len(node.inputs), "outputs": len(node.outputs),
                 "bits": self.beat_bits, "dest_bits": self.dest_bits, "route": node.route,
-                "dest_limit": limit, "single": node.single}
+                "single": node.single}
 
     def children(self) -> dict[str, Callable[[], Block]]:
         """Distinct switch modules, ``<prefix>_sw<k>x<m>_<bits>[_rule]`` (none without a
@@ -224,8 +222,8 @@ class Switch(Block):
     Ports: ``i[k]`` (``payload``: a beat of ``bits`` bits, ``src`` in its low ``dest_bits``,
     ``dest`` in the next ``dest_bits``, then data), ``o[j]`` (the register: ``valid``,
     ``payload`` = the beat). Each input requests the output its beat's ``(src, dest)`` selects
-    under ``route`` (:class:`golden.network.Route`); with ``dest_limit`` a beat whose ``dest``
-    is not below it requests nothing (a network whose N is not a power of two). A register
+    under ``route`` (:class:`golden.network.Route`; routed by ``dest``, a beat whose ``dest``
+    names no output requests nothing). A register
     takes the winning beat when it is empty or its own beat leaves in the same cycle, so
     ``i[k].ready`` is combinational in ``o[*].ready``. Latency 1, one beat per cycle per
     output; with ``single`` (the bus) one beat per cycle in all: one round-robin arbiter over
@@ -234,8 +232,7 @@ class Switch(Block):
 
     @classmethod
     def check(cls, *, inputs: int, outputs: int, bits: int, dest_bits: int = 0,
-              route: Route | None = None, dest_limit: int = 0,  # noqa: ARG003
-              single: bool = False) -> None:  # noqa: ARG003
+              route: Route | None = None, single: bool = False) -> None:  # noqa: ARG003
         for v, what in ((inputs, "inputs"), (outputs, "outputs"), (bits, "bits")):
             if check_index(v, f"switch {what}") < 1:
                 raise ParamError(f"a switch needs {what} >= 1, not {v}", field="ports")
@@ -244,25 +241,22 @@ class Switch(Block):
                              "bits each", field="width")
 
     def __init__(self, *, inputs: int, outputs: int, bits: int, dest_bits: int = 0,
-                 route: Route | None = None, dest_limit: int = 0, single: bool = False) -> None:
+                 route: Route | None = None, single: bool = False) -> None:
         self.single = bool(single)
         self.inputs, self.outputs = operator.index(inputs), operator.index(outputs)
         self.bits, self.dest_bits = operator.index(bits), operator.index(dest_bits)
         self.route = route or Route("one")
-        self.dest_limit = operator.index(dest_limit)
         super().__init__(self.signature_of(inputs=self.inputs, outputs=self.outputs,
                                            bits=self.bits))
 
     @staticmethod
     def key(*, inputs: int, outputs: int, bits: int, dest_bits: int = 0,
-            route: Route | None = None, dest_limit: int = 0, single: bool = False) -> str:
+            route: Route | None = None, single: bool = False) -> str:
         """The module key of a switch (every parameter that changes its logic)."""
         r = route or Route("one")
         rule = {"one": "", "dest": "_d"}.get(r.kind, f"_s{r.smask:x}d{r.dmask:x}")
-        if outputs == 1:
-            rule = ""
         return (f"sw{inputs}x{outputs}_{bits}" + (f"_b{dest_bits}" if rule else "") + rule
-                + (f"_lt{dest_limit}" if dest_limit else "") + ("_1g" if single else ""))
+                + ("_1g" if single else ""))
 
     @staticmethod
     def signature_of(*, inputs: int, outputs: int, bits: int, **_: object) -> wiring.Signature:
@@ -271,11 +265,17 @@ class Switch(Block):
             "o": Out(stream.Signature(unsigned(bits))).array(outputs),
         })
 
+    @property
+    def routed(self) -> bool:
+        """Inputs request an output by their beat (``route`` is not ``"one"``)."""
+        return self.route.kind != "one"
+
     def _request(self, beat) -> Value:
-        """The output the beat requests (a Value; 0 with one output)."""
-        db, r = self.dest_bits, self.route
-        src, dest = beat[:db], beat[db:2 * db]
-        if self.outputs == 1 or r.kind == "one":
+        """The output the beat requests (a Value; 0 when not :attr:`routed`)."""
+        r = self.route
+        b = data.View(NetBeat(self.dest_bits, self.bits - 2 * self.dest_bits), beat)
+        src, dest = b.src, b.dest
+        if not self.routed:
             return Const(0, 1)
         if r.kind == "dest":
             return dest
@@ -288,16 +288,15 @@ class Switch(Block):
 
     def elaborate(self, platform):  # noqa: ARG002
         m = Module()
-        k, db = self.inputs, self.dest_bits
+        k = self.inputs
         takes: list[list] = [[] for _ in range(k)]
         routes = [self._request(p.payload) for p in self.i]
-        live = [p.valid & (p.payload[db:2 * db] < self.dest_limit) if self.dest_limit
-                else p.valid for p in self.i]
+        live = [p.valid for p in self.i]
         if self.single:
             return self._elaborate_single(m, live, routes)
         for j, o in enumerate(self.o):
             req = Signal(k, name=f"req{j}")
-            m.d.comb += req.eq(Cat(ok & (r == j if self.outputs > 1 else 1)
+            m.d.comb += req.eq(Cat(ok & (r == j if self.routed else 1)
                                    for ok, r in zip(live, routes, strict=True)))
             if k == 1:
                 grant = req
@@ -344,7 +343,7 @@ class Switch(Block):
         """The bus: one round-robin arbiter over the inputs whose requested output register is
         empty or empties this cycle; the winner's beat goes into that register."""
         k = self.inputs
-        multi = self.outputs > 1
+        multi = self.routed
         can_take = [~o.valid | o.ready for o in self.o]
         elig = Signal(k, name="elig")
         m.d.comb += elig.eq(Cat(

@@ -330,6 +330,7 @@ class Pod(Block):
         ew = [Signal(C * CB, name=f"ew{b}", reset_less=True) for b in range(2)] if CB else None
 
         tv = Signal(L, name="tok_valid")  # one valid bit per pipeline stage
+        act_fire = Signal()
         # pipeline output -> res: directly, or through the output queue (stall="queue")
         p_valid, p_pay = Signal(name="p_valid"), Signal(self.res.payload.shape(), name="p_res")
         if self.gated:
@@ -341,7 +342,7 @@ class Pod(Block):
             credit = advance
         else:
             advance = Const(1)
-            credit = self._output_queue(m, p_valid, p_pay)
+            credit = self._output_queue(m, p_valid, p_pay, act_fire)
 
         full_ab = Mux(ab, full[1], full[0])
         full_lb = Mux(lb, full[1], full[0])
@@ -353,7 +354,6 @@ class Pod(Block):
             # register, whose exponent reads the bank's ew: hence j + C.
             self.w.ready.eq(~full_lb & (cnt_lb >= load_row + C)),
         ]
-        act_fire = Signal()
         w_fire = Signal()
         m.d.comb += [
             act_fire.eq(self.act.valid & self.act.ready),
@@ -462,7 +462,7 @@ class Pod(Block):
         """Output-queue entries with ``stall="queue"``: one per beat the pipeline can hold."""
         return self.latency
 
-    def _output_queue(self, m: Module, p_valid, p_pay):
+    def _output_queue(self, m: Module, p_valid, p_pay, act_fire):
         """``stall="queue"``: the pipeline's result beat goes straight to ``res`` when the
         queue is empty (no added latency), else into the queue behind the waiting beats.
         Returns the credit: ``act`` may be accepted while fewer than ``queue_depth`` beats are
@@ -481,7 +481,6 @@ class Pod(Block):
         m.d.comb += q.w_data.eq(p_pay)
         owed = Signal(range(D + 1), name="owed")  # accepted act beats whose result is untaken
         credit = Signal(name="credit")
-        act_fire = self.act.valid & self.act.ready
         m.d.comb += credit.eq((owed < D) | res_fire)
         # (Written as two conditions, not ``owed + act_fire - res_fire``: Icarus evaluates a
         # combinational block only when one of its inputs changes, and a next-state sum of

@@ -42,7 +42,7 @@ from gen.cli import run_main
 from gen.config import ConfigError, DesignConfig
 from gen.emit import atomic_write_text
 from gen.targets import generate
-from golden.facts import HBFP_FORMATS
+from golden.facts import HBFP_FORMATS, parse_nm
 
 __all__ = ["ANCHORS", "Point", "SpeedRow", "TECH_SCALING", "main", "measure", "scale_to_28nm",
            "sosa_per_pe", "speed_plan"]
@@ -208,8 +208,7 @@ def _engine_name(k: str) -> str:
 
 
 def _engine_nm(k: str) -> tuple[int, int]:
-    kw = ENGINES[k]
-    return tuple(int(x) for x in kw["sparsity"].split(":")) if "sparsity" in kw else (1, 1)
+    return parse_nm(ENGINES[k].get("sparsity")) or (1, 1)
 
 
 def sweep_blocks(quick: bool) -> tuple[int, ...]:

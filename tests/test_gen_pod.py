@@ -76,24 +76,11 @@ def test_manifest_ports_match_layout(tmp_path):
 
 def test_register_bits_match_yosys():
     """The summary's flip-flop count equals what Yosys finds in the emitted Verilog."""
-    from pyosys import libyosys as ys
-
     cfg = DesignConfig(rows=3, cols=2, format="hbfp4", sparsity="1:2", block_size=6)
     d = generate_pod(cfg)
     (text,) = d.files.values()
-    design = ys.Design()
-    tmp = Path(ROOT / "build" / "test_gen_pod")
-    tmp.mkdir(parents=True, exist_ok=True)
-    (tmp / "pod.v").write_text(text)
-    ys.run_pass(f"read_verilog {tmp / 'pod.v'}", design)
-    ys.run_pass(f"hierarchy -top {d.top}", design)
-    ys.run_pass("proc; flatten", design)
-    ff = 0
-    for module in design.selected_whole_modules_warn():
-        for cell in module.selected_cells():
-            if cell.type.str().startswith(("$dff", "$adff", "$sdff", "$dffe", "$sdffe")):
-                ff += cell.getParam(ys.IdString("\\WIDTH")).as_int()
-    assert ff == d.manifest["register_bits"]["total"]
+    ffs = _yosys_ffs(text, d.top, ROOT / "build" / "test_gen_pod", passes="proc; flatten")
+    assert sum(ffs.values()) == d.manifest["register_bits"]["total"]
 
 
 @pytest.mark.parametrize("pod", ["0x32", "32", "axb", "32x32x2", "4x0"])
@@ -147,9 +134,11 @@ def test_pod_config_errors_without_make():
         pod_config(DesignConfig(rows=4, cols=4, block_size=6))
 
 
-def _yosys_ffs(text: str, top: str, tmp: Path, *, module: str | None = None) -> dict[str, int]:
-    """Flip-flop bits by cell type ($dff, $dffe, ...) after ``proc; opt_dff`` (memories mapped
-    to flip-flops), of the flattened ``top`` or of one ``module`` as it is."""
+def _yosys_ffs(text: str, top: str, tmp: Path, *, module: str | None = None,
+               passes: str | None = None) -> dict[str, int]:
+    """Flip-flop bits by cell type ($dff, $dffe, ...) after ``passes`` (default ``proc``,
+    memories mapped to flip-flops, ``opt_dff``), of the flattened ``top`` or of one ``module``
+    as it is."""
     from pyosys import libyosys as ys
 
     design = ys.Design()
@@ -157,8 +146,8 @@ def _yosys_ffs(text: str, top: str, tmp: Path, *, module: str | None = None) -> 
     (tmp / "pod.v").write_text(text)
     ys.run_pass(f"read_verilog {tmp / 'pod.v'}", design)
     ys.run_pass(f"hierarchy -top {module or top}", design)
-    ys.run_pass("proc; memory -nomap; memory_map; opt_dff" + ("" if module else "; flatten"),
-                design)
+    ys.run_pass(passes or ("proc; memory -nomap; memory_map; opt_dff"
+                           + ("" if module else "; flatten")), design)
     out: dict[str, int] = {}
     for mod in design.selected_whole_modules_warn():
         for cell in mod.selected_cells():
